@@ -1,0 +1,283 @@
+/**
+ * Every public type of switchyard. Options are documented with their defaults;
+ * `docs/options.md` has an example for each.
+ */
+import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import type { ProxyError } from './errors/proxy-error.js';
+
+/** Express/Connect `next`: call with an error to hand over to the host's error handling. */
+export type NextFunction = (err?: unknown) => void;
+
+/** A target given as an object, when it needs a name, weight or metadata. */
+export interface TargetObject {
+  /** Upstream URL: `http:`, `https:`, `ws:` or `wss:`, optionally with a path prefix. */
+  url: string | URL;
+  /** Unique name, used in `stats()` and `balancer.remove()`. @default the URL's `host` */
+  name?: string;
+  /** Relative share of traffic for `round_robin` and `random`; `0` is never chosen. @default 1 */
+  weight?: number;
+  /** Anything you want to carry with the target (read back from `res.locals.target.meta`). @default {} */
+  meta?: Record<string, unknown>;
+}
+
+/** An upstream as a URL string (`'http://127.0.0.1:3001/prefix'`), a `URL`, or a {@link TargetObject}. */
+export type TargetInput = string | URL | TargetObject;
+
+/** A live upstream. `ProxyTarget` is the one word switchyard uses for an upstream. */
+export interface ProxyTarget {
+  /** The upstream URL; its path (without a trailing `/`) is the prefix every forwarded path is joined to. */
+  readonly url: URL;
+  readonly name: string;
+  readonly weight: number;
+  readonly meta: Record<string, unknown>;
+  /** False while an active check fails or passive health has marked the target down. */
+  readonly healthy: boolean;
+  /** Requests in flight to this target right now. */
+  readonly active: number;
+}
+
+/** A load balancer: a live list of targets and a policy choosing one per request. */
+export interface Balancer {
+  readonly targets: readonly ProxyTarget[];
+  /** Adds a target at run time and returns the live target. Throws when the name is taken. */
+  add(target: TargetInput): ProxyTarget;
+  /** Removes by name or URL (a URL matches with or without a trailing `/`). Returns whether one was removed. */
+  remove(nameOrUrl: string): boolean;
+  /**
+   * Chooses a target for `req`, skipping unavailable targets (unhealthy or full) and those in
+   * `exclude` (already tried). `undefined` when none is available.
+   */
+  next(req: IncomingMessage, exclude?: ReadonlySet<ProxyTarget>): ProxyTarget | undefined;
+}
+
+/** Names accepted by `config.balancer`. */
+export type BalancerPolicyName =
+  | 'round_robin'
+  | 'random'
+  | 'first'
+  | 'least_conn'
+  | 'ip_hash'
+  | 'uri_hash';
+
+/** Hash on a request header; falls back to round robin when the header is absent. */
+export interface HeaderHashPolicy {
+  header: string;
+}
+
+/** Sticky sessions keyed by a cookie switchyard sets. */
+export interface CookiePolicy {
+  cookie: string;
+  /** Secret used to sign the cookie value. @default none (the value is an opaque target id) */
+  secret?: string;
+}
+
+/** What `config.balancer` accepts: a policy name, a policy object, or a {@link Balancer} instance. */
+export type BalancerOption = BalancerPolicyName | HeaderHashPolicy | CookiePolicy | Balancer;
+
+/**
+ * A header rule value: a string (placeholders such as `{addr}` or `{header.NAME}` are
+ * expanded), `null` to remove the header, or a function of the request returning the value
+ * (`undefined` leaves the header as it is). A function that throws is handed to `next(err)`.
+ */
+export type HeaderValue = string | null | ((req: IncomingMessage) => string | undefined);
+
+/** Header name → rule. Names are case-insensitive. */
+export type HeaderRules = Record<string, HeaderValue>;
+
+/**
+ * Which direct peers may supply `X-Forwarded-*`: `true` trusts every peer, `false` none,
+ * an array lists IPs or CIDRs (`'10.0.0.0/8'`, `'::1'`), a function decides per peer IP.
+ */
+export type TrustProxy = boolean | readonly string[] | ((ip: string) => boolean);
+
+/** Active health checks: `GET path` on each target every `interval`. */
+export interface HealthCheckOptions {
+  /** Path requested on each target, e.g. `'/health'`. */
+  path: string;
+  /** Milliseconds between checks. @default 10000 */
+  interval?: number;
+  /** Milliseconds before a check counts as failed. @default 5000 */
+  timeout?: number;
+  /** Port to check instead of the target's own. @default the target's port */
+  port?: number;
+  /** Statuses that count as healthy. @default any 2xx */
+  expectStatus?: number[];
+  /** Consecutive passes before an unhealthy target is healthy again. @default 1 */
+  healthyAfter?: number;
+  /** Consecutive failures before a healthy target is marked unhealthy. @default 1 */
+  unhealthyAfter?: number;
+}
+
+/** Passive health (Caddy): failures seen on real traffic mark a target down for a while. */
+export interface PassiveHealthOptions {
+  /** Failures within `failTimeout` that mark the target down. @default 1 */
+  maxFails?: number;
+  /** Window for counting failures, and how long a target stays down, in ms. @default 10000 */
+  failTimeout?: number;
+}
+
+/** Options of the one pooled keep-alive agent each middleware owns. */
+export interface PoolOptions {
+  /** Keep upstream connections open between requests. @default true */
+  keepAlive?: boolean;
+  /** Most sockets per upstream host. @default Infinity */
+  maxSockets?: number;
+  /** Most idle sockets kept per upstream host. @default 256 */
+  maxFreeSockets?: number;
+  /** TCP keep-alive initial delay in ms. @default 1000 */
+  keepAliveMsecs?: number;
+}
+
+/** TLS settings for `https:` / `wss:` targets. */
+export interface TlsOptions {
+  /** Verify the upstream certificate. `false` accepts self-signed upstreams. @default true */
+  verify?: boolean;
+  /** SNI server name; `false` disables SNI. @default the target's host name */
+  servername?: string | false;
+  /** Extra trusted CA certificates (PEM). @default Node's bundled CAs */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Client certificate for mutual TLS (PEM). @default none */
+  cert?: string | Buffer;
+  /** Client private key for mutual TLS (PEM). @default none */
+  key?: string | Buffer;
+}
+
+/** A replacement response body returned from `modifyResponse`. */
+export type BodyLike = string | Buffer | Uint8Array | Readable;
+
+/**
+ * Runs after upstream headers arrive, before anything is sent to the client. Mutate
+ * `proxyRes.statusCode` / `proxyRes.headers`, or return a new body. A throw or rejection
+ * becomes a `RESPONSE_HOOK_FAILED` (502) error.
+ */
+export type ModifyResponse = (
+  proxyRes: IncomingMessage,
+  req: IncomingMessage,
+  res: ServerResponse,
+) => void | BodyLike | Promise<void | BodyLike>;
+
+/**
+ * Called once per request after retries are exhausted. Call `next(err)` to hand over to
+ * Express's error handling. A throw or rejection is handed to `next(err)`.
+ */
+export type ErrorHandler = (
+  err: ProxyError,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+) => void | Promise<void>;
+
+/** Decides whether a failed attempt is retried (only consulted while retries remain). */
+export type RetryFilter = (err: ProxyError, req: IncomingMessage) => boolean;
+
+/** The configuration accepted by `proxy()`. Every option is validated when `proxy()` is called. */
+export interface ProxyConfig {
+  /** Upstreams. Required unless `balancer` is a {@link Balancer} instance or `to` has an origin. */
+  targets?: TargetInput | TargetInput[];
+  /** Load-balancing policy or instance. @default 'round_robin' */
+  balancer?: BalancerOption;
+  /**
+   * URL template for the upstream path, e.g. `'/v2{path}{query}'`. Placeholders: `{path}`,
+   * `{query}`, `{method}`, `{host}`, `{scheme}`, `{addr}`, `{header.NAME}`, `{param.NAME}`;
+   * only in the path and query part. @default none (the request's path and query)
+   */
+  to?: string;
+  /** Glob rewrite rules, e.g. `{ '/v1/*': '/v2/$1' }`; `*` captures `$1…$n`. @default none */
+  rewrite?: Record<string, string>;
+  /** Regex rewrite rules with `$1…$n` captures, tried after the glob rules. @default none */
+  regexRewrite?: Array<[RegExp, string]>;
+  /** Return true to skip proxying (`next()` is called). @default none */
+  skip?: (req: IncomingMessage) => boolean;
+  /** Path prefixes (whole segments) that are not proxied. @default none */
+  except?: string[];
+
+  /** Headers set on the upstream request; `null` removes. @default none */
+  headers?: HeaderRules;
+  /** Headers set on the response to the client; `null` removes. @default none */
+  responseHeaders?: HeaderRules;
+  /** Set `X-Forwarded-For`, `-Proto` and `-Host`. @default true */
+  xfwd?: boolean;
+  /** Which direct peers may supply `X-Forwarded-*`. @default false */
+  trustProxy?: TrustProxy;
+  /** Keep the client's `Host` header instead of the target's. @default false */
+  preserveHost?: boolean;
+
+  /** Ms from dispatch to upstream response headers before `UPSTREAM_TIMEOUT` (504). @default 30000 */
+  timeout?: number;
+  /** Ms to establish the upstream connection before `UPSTREAM_UNAVAILABLE` (502). @default 10000 */
+  connectTimeout?: number;
+  /** Extra attempts after a failed one, each on a target not yet tried when one exists. @default 0 */
+  retries?: number;
+  /** Whether a failed attempt is retried. @default connection never established → any method; else GET/HEAD/OPTIONS */
+  retryFilter?: RetryFilter;
+  /** Upstream statuses retried on another target for GET, HEAD and OPTIONS. @default [] */
+  retryOn?: number[];
+  /** Keep retrying failed attempts for up to this many ms. @default 0 */
+  tryDuration?: number;
+  /** Ms to wait between attempts while `tryDuration` runs. @default 250 */
+  tryInterval?: number;
+  /** Request bodies up to this many bytes are kept so a retry can resend them. @default 1048576 */
+  maxReplayBody?: number;
+  /** Statuses that are accepted; any other is an `UNEXPECTED_STATUS` error. @default none (all accepted) */
+  expectedStatus?: number[];
+  /** Active health checks. @default off */
+  healthCheck?: HealthCheckOptions;
+  /** Passive health. @default off */
+  passive?: PassiveHealthOptions;
+  /** In-flight requests allowed per target; a full target is not chosen. @default unlimited */
+  maxConns?: number;
+
+  /** Called once on final failure. @default the built-in handler (JSON or text by `Accept`) */
+  errorHandler?: ErrorHandler;
+  /** Replace or adjust the upstream response before it is sent. @default none */
+  modifyResponse?: ModifyResponse;
+  /** `res.locals[contextKey]` holds the chosen {@link ProxyTarget}. @default 'target' */
+  contextKey?: string;
+
+  /** Options of the pooled keep-alive agent. @default keep-alive on */
+  pool?: PoolOptions;
+  /** Your own agent instead of the pooled one; `pool` is then ignored. @default none */
+  agent?: Agent;
+  /** TLS settings for `https:` targets. @default `{ verify: true }` */
+  tls?: TlsOptions;
+  /** Proxy WebSocket upgrades through `mw.upgrade`. @default false */
+  ws?: boolean;
+}
+
+/** Per-target counters returned by `stats()`. */
+export interface TargetStats {
+  name: string;
+  url: string;
+  healthy: boolean;
+  /** Requests in flight. */
+  active: number;
+  /** Attempts sent to this target. */
+  requests: number;
+  /** Attempts that failed (connection, timeout, unexpected status, hook failure). */
+  failures: number;
+  /** Final statuses by code, e.g. `{ 200: 10, 502: 1, 499: 2 }`; 499 counts client aborts. */
+  statuses: Record<number, number>;
+}
+
+/** The middleware `proxy()` returns, with its extras. */
+export interface ProxyMiddleware {
+  (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void;
+  /** Proxies a WebSocket upgrade (`server.on('upgrade', mw.upgrade)`); only when `ws: true`. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Stops health checks and timers and destroys pooled sockets. Idempotent. */
+  close(): Promise<void>;
+  /** The live balancer: add or remove targets at run time. */
+  readonly balancer: Balancer;
+  /** Per-target counters. */
+  stats(): TargetStats[];
+}
+
+/** Stable error codes of {@link ProxyError}. */
+export type ProxyErrorCode =
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'NO_UPSTREAM'
+  | 'UNEXPECTED_STATUS'
+  | 'RESPONSE_HOOK_FAILED'
+  | 'BAD_REQUEST';
