@@ -70,6 +70,9 @@ export function compilePlaceholders(
 
 /** True when `text` holds at least one `{…}` placeholder. */
 export function hasPlaceholder(text: string): boolean {
+  // `matchAll` starts from the shared regex's lastIndex, so a true `test` must not leave it set.
   PLACEHOLDER.lastIndex = 0;
-  return PLACEHOLDER.test(text);
+  const found = PLACEHOLDER.test(text);
+  PLACEHOLDER.lastIndex = 0;
+  return found;
 }

@@ -1,0 +1,213 @@
+/**
+ * The live target: a {@link ProxyTarget} plus the mutable counters the proxy keeps for it.
+ * Users see the readonly `ProxyTarget` view; switchyard's own modules write the counters.
+ */
+import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
+import { describeValue } from './describe-value.js';
+
+/** Counters switchyard keeps for every target it sends to, ours or a custom balancer's. */
+export interface TargetCounters {
+  /** False while an active check fails or passive health has marked the target down. */
+  healthy: boolean;
+  /** Requests in flight right now. */
+  active: number;
+  /** Attempts sent. */
+  requests: number;
+  /** Attempts that failed. */
+  failures: number;
+  /** Final statuses by code; 499 counts client aborts. */
+  statuses: Record<number, number>;
+  /** In-flight requests allowed; `Infinity` means unlimited (`config.maxConns`). */
+  maxConns: number;
+}
+
+/** A target created by switchyard: the public view plus writable counters and policy state. */
+export interface LiveTarget extends ProxyTarget, TargetCounters {
+  healthy: boolean;
+  active: number;
+  /** Smooth weighted round robin's running weight (nginx `current_weight`). */
+  currentWeight: number;
+}
+
+const EXAMPLE = "'http://127.0.0.1:3001'";
+const PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https:', 'ws:', 'wss:']);
+const OBJECT_KEYS: ReadonlySet<string> = new Set(['url', 'name', 'weight', 'meta']);
+
+/** Brands targets we created, so a custom balancer's look-alike objects are never mistaken for ours. */
+const LIVE = Symbol('switchyard.liveTarget');
+
+/** Counters for targets of a custom `Balancer`: we cannot (and must not) write to the user's objects. */
+const foreignCounters = new WeakMap<ProxyTarget, TargetCounters>();
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Hides credentials before a URL-ish text goes into an error message (messages end up in logs). */
+function redact(text: string): string {
+  return JSON.stringify(text.replace(/\/\/[^/?#]*@/, '//***@'));
+}
+
+/** `localhost:3001` parses as scheme `localhost:`; suggest the URL the user almost certainly meant. */
+function schemeHint(text: string): string {
+  return text.includes('://') || text.startsWith('/') || text === '' ? '' : `; did you mean ${redact(`http://${text}`)}?`;
+}
+
+function parseUrl(value: unknown, option: string): URL {
+  let text: string;
+  let url: URL;
+  if (value instanceof URL) {
+    text = value.href;
+    // Copy: the user may keep mutating their URL object; ours must not move under in-flight requests.
+    url = new URL(value.href);
+  } else if (typeof value === 'string') {
+    text = value;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new TypeError(
+        `switchyard: ${option} is not a valid absolute URL: ${redact(value)}${schemeHint(value)} (e.g. ${EXAMPLE})`,
+      );
+    }
+  } else {
+    throw new TypeError(`switchyard: ${option} must be a URL string or a URL, e.g. ${EXAMPLE}; received ${describeValue(value)}`);
+  }
+  if (!PROTOCOLS.has(url.protocol)) {
+    throw new TypeError(
+      `switchyard: ${option} must use http:, https:, ws: or wss:, e.g. ${EXAMPLE}; received ${redact(text)}${schemeHint(text)}`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError(
+      `switchyard: ${option} must not contain a user name or password (received ${redact(text)}); ` +
+        `send credentials with the headers option instead, e.g. ${EXAMPLE}`,
+    );
+  }
+  // The serializer percent-encodes `?` and `#` everywhere else, so their presence means a query
+  // or fragment, even an empty one (`http://h/?`), which `url.search` would report as ''.
+  if (url.href.includes('?')) {
+    throw new TypeError(
+      `switchyard: ${option} must not contain a query string (received ${redact(text)}); ` +
+        `use the to option to add one, e.g. ${EXAMPLE}`,
+    );
+  }
+  if (url.href.includes('#')) {
+    throw new TypeError(`switchyard: ${option} must not contain a #fragment (received ${redact(text)}), e.g. ${EXAMPLE}`);
+  }
+  return url;
+}
+
+/**
+ * Validates a {@link TargetInput} and creates its live target.
+ * @param option the option named in error messages, e.g. `'targets[1]'`.
+ * @throws TypeError starting `switchyard: <option>` naming the bad value and showing an example.
+ */
+export function createTarget(input: TargetInput, option = 'targets'): LiveTarget {
+  let url: URL;
+  let name: unknown;
+  let weight: unknown = 1;
+  let meta: unknown;
+  if (typeof input === 'string' || input instanceof URL) {
+    url = parseUrl(input, option);
+  } else if (isPlainObject(input)) {
+    for (const key of Object.keys(input)) {
+      if (!OBJECT_KEYS.has(key)) {
+        throw new TypeError(
+          `switchyard: ${option} has an unknown key ${JSON.stringify(key)}; allowed keys are url, name, weight and meta, ` +
+            `e.g. { url: ${EXAMPLE}, weight: 2 }`,
+        );
+      }
+    }
+    url = parseUrl(input.url, `${option}.url`);
+    name = input.name;
+    weight = input.weight ?? 1;
+    meta = input.meta;
+  } else {
+    throw new TypeError(
+      `switchyard: ${option} must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. ${EXAMPLE}; ` +
+        `received ${describeValue(input)}`,
+    );
+  }
+  if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
+    throw new TypeError(
+      `switchyard: ${option}.name must be a non-empty string, e.g. { url: ${EXAMPLE}, name: 'api-1' }; ` +
+        `received ${describeValue(name)}`,
+    );
+  }
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+    throw new TypeError(
+      `switchyard: ${option}.weight must be a finite number >= 0, e.g. { url: ${EXAMPLE}, weight: 2 }; ` +
+        `received ${describeValue(weight)}`,
+    );
+  }
+  if (meta !== undefined && !isPlainObject(meta)) {
+    throw new TypeError(
+      `switchyard: ${option}.meta must be a plain object, e.g. { url: ${EXAMPLE}, meta: { zone: 'a' } }; ` +
+        `received ${describeValue(meta)}`,
+    );
+  }
+  // Every target gets the same property order, so V8 keeps one shape for all of them.
+  const target: LiveTarget = {
+    url,
+    name: name ?? url.host,
+    weight,
+    // Kept by reference (never written to) so `res.locals.target.meta` is the user's own object.
+    meta: meta ?? {},
+    healthy: true,
+    active: 0,
+    requests: 0,
+    failures: 0,
+    statuses: {},
+    maxConns: Infinity,
+    currentWeight: 0,
+  };
+  Object.defineProperty(target, LIVE, { value: true });
+  return target;
+}
+
+/** Whether `t` was created by {@link createTarget} (and so carries its own counters). */
+export function isLiveTarget(t: ProxyTarget): t is LiveTarget {
+  return (t as { [LIVE]?: true })[LIVE] === true;
+}
+
+/**
+ * The one availability check every policy relies on: healthy, not full, not already tried,
+ * and with a weight above 0 (a zero-weight target is never chosen, by any policy).
+ */
+export function isAvailable(t: LiveTarget, exclude?: ReadonlySet<ProxyTarget>): boolean {
+  return t.healthy && t.weight > 0 && t.active < t.maxConns && (exclude === undefined || !exclude.has(t));
+}
+
+/**
+ * The counters for any target: ours are their own counters; a custom balancer's targets get
+ * counters kept on the side (created on first use, healthy, unlimited), so `stats()`, passive
+ * health and `active` counting work whatever balancer is in use.
+ */
+export function countersOf(t: ProxyTarget): TargetCounters {
+  if (isLiveTarget(t)) return t;
+  let counters = foreignCounters.get(t);
+  if (counters === undefined) {
+    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: Infinity };
+    foreignCounters.set(t, counters);
+  }
+  return counters;
+}
+
+/**
+ * A `stats()` entry for `t`. A custom balancer's target is healthy only when both it and our
+ * side counters say so. `statuses` is copied so callers cannot change our counters.
+ */
+export function targetStats(t: ProxyTarget): TargetStats {
+  const c = countersOf(t);
+  return {
+    name: t.name,
+    url: t.url.href,
+    healthy: isLiveTarget(t) ? c.healthy : t.healthy && c.healthy,
+    active: c.active,
+    requests: c.requests,
+    failures: c.failures,
+    statuses: { ...c.statuses },
+  };
+}

@@ -1,0 +1,49 @@
+/** Decides where each attempt's request body comes from: the live stream or kept bytes. */
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { hasParsedBody, serializeParsedBody } from './parsed-body.js';
+
+/** Where the body of each attempt comes from. */
+export interface BodySource {
+  /** Whether a later attempt can send the body again (false once a live body was streamed). */
+  readonly replayable: boolean;
+  /** A fresh stream for the next attempt, or undefined to stream `req` itself. */
+  fresh(): Readable | undefined;
+}
+
+const LIVE_OR_EMPTY: BodySource = Object.freeze({ replayable: false, fresh: () => undefined });
+const NO_BODY: BodySource = Object.freeze({ replayable: true, fresh: () => undefined });
+
+/** A request with neither Content-Length (above 0) nor Transfer-Encoding has no body to lose. */
+export function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
+function bufferSource(bytes: Buffer): BodySource {
+  return { replayable: true, fresh: () => Readable.from([bytes]) };
+}
+
+/**
+ * Chooses the body source for `req` and fixes the framing headers in `headers` to match.
+ * A body consumed by a parser is re-sent from `req.body` with a correct Content-Length.
+ */
+export function resolveBodySource(req: IncomingMessage, headers: OutgoingHttpHeaders): BodySource {
+  if (hasParsedBody(req)) {
+    const bytes = serializeParsedBody(req);
+    headers['content-length'] = String(bytes.length);
+    // Parsers inflate compressed bodies and re-chunking is the agent's job.
+    delete headers['content-encoding'];
+    delete headers['transfer-encoding'];
+    return bufferSource(bytes);
+  }
+  if (hasNoBody(req)) return NO_BODY;
+  if (req.readableEnded) {
+    // Someone before us read the stream without leaving req.body: send an honest empty body
+    // rather than promise bytes that will never come.
+    headers['content-length'] = '0';
+    delete headers['transfer-encoding'];
+    return NO_BODY;
+  }
+  return LIVE_OR_EMPTY;
+}

@@ -1,0 +1,45 @@
+/** Runs the user's `modifyResponse` hook and normalises what it returns. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { ProxyError } from '../errors/proxy-error.js';
+import type { BodyLike, ModifyResponse, ProxyTarget } from '../types.js';
+
+/** What to send after the hook: the upstream body (undefined), new bytes, or a new stream. */
+export type ReplacementBody = Buffer | Readable | undefined;
+
+function toReplacement(body: void | BodyLike): ReplacementBody {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof Readable) return body;
+  throw new TypeError('modifyResponse must return nothing, a string, a Buffer, a Uint8Array or a Readable');
+}
+
+/**
+ * Calls the hook. With a replacement body the framing headers are fixed on `proxyRes.headers`:
+ * Content-Length set for bytes (removed for a stream), Content-Encoding dropped unless the hook
+ * set a different one. A throw or rejection becomes `RESPONSE_HOOK_FAILED`.
+ */
+export async function runModifyResponse(
+  hook: ModifyResponse,
+  proxyRes: IncomingMessage,
+  req: IncomingMessage,
+  res: ServerResponse,
+  info: { target: ProxyTarget; attempts: number },
+): Promise<ReplacementBody> {
+  const encoding = proxyRes.headers['content-encoding'];
+  let body: ReplacementBody;
+  try {
+    body = toReplacement(await hook(proxyRes, req, res));
+  } catch (cause) {
+    throw new ProxyError('RESPONSE_HOOK_FAILED', 'modifyResponse failed', { ...info, connected: true, cause });
+  }
+  if (body === undefined) return undefined;
+  const headers = proxyRes.headers;
+  if (headers['content-encoding'] === encoding) delete headers['content-encoding'];
+  delete headers['transfer-encoding'];
+  if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+  else delete headers['content-length'];
+  return body;
+}

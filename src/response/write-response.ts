@@ -1,0 +1,69 @@
+/**
+ * Writes the upstream response to the client: status, filtered headers in the upstream's
+ * letter case, the user's response header rules, then the body streamed with backpressure.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
+import { applyResponseHeaderRules, type CompiledHeaderRules } from '../headers/header-rules.js';
+import { filterResponseHeaders } from '../headers/upstream-headers.js';
+import type { RequestContext } from '../request-context.js';
+
+/** Called once: the body was fully sent (`ok`), or the transfer broke, by the client going away or not. */
+export type OnBodyDone = (ok: boolean, clientAborted: boolean) => void;
+
+/**
+ * Puts the upstream headers on `res`. Headers an earlier middleware set are replaced by the
+ * upstream's value of the same name, except Set-Cookie, which is added to (a sticky-session
+ * cookie and the upstream's cookies must all reach the client).
+ */
+function copyHeaders(list: readonly string[], res: ServerResponse): void {
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    const lower = name.toLowerCase();
+    if (lower !== 'set-cookie' && res.hasHeader(lower)) res.removeHeader(lower);
+  }
+  for (let i = 0; i < list.length; i += 2) res.appendHeader(list[i] as string, list[i + 1] as string);
+}
+
+/** Headers from a hook-modified `proxyRes.headers`, keeping the upstream's letter case where it had one. */
+function headersAfterHook(proxyRes: IncomingMessage): string[] {
+  const spelled = new Map<string, string>();
+  const raw = proxyRes.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) spelled.set((raw[i] as string).toLowerCase(), raw[i] as string);
+  const flat: string[] = [];
+  for (const [lower, value] of Object.entries(proxyRes.headers)) {
+    if (value === undefined) continue;
+    const name = spelled.get(lower) ?? lower;
+    if (Array.isArray(value)) for (const v of value) flat.push(name, v);
+    else flat.push(name, String(value));
+  }
+  return filterResponseHeaders(flat);
+}
+
+/** Writes status and headers. `fromHook` reads `proxyRes.headers` (a hook may have changed them). */
+export function writeHead(
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+  rules: CompiledHeaderRules | undefined,
+  ctx: RequestContext,
+  fromHook: boolean,
+): void {
+  copyHeaders(fromHook ? headersAfterHook(proxyRes) : filterResponseHeaders(proxyRes.rawHeaders), res);
+  if (rules !== undefined) applyResponseHeaderRules(rules, res, ctx);
+  res.statusCode = proxyRes.statusCode ?? 502;
+  if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
+}
+
+/**
+ * Streams `body` to the client. If either side breaks, both are destroyed: a client never
+ * sees a truncated body presented as complete, and an aborted client frees the upstream.
+ */
+export function streamBody(body: Readable, res: ServerResponse, done: OnBodyDone): void {
+  pipeline(body, res, (err) => {
+    if (err === undefined || err === null) return done(true, false);
+    // The response closing first means the client left; anything else is the upstream breaking.
+    const clientAborted = (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+    if (!res.destroyed) res.destroy();
+    done(false, clientAborted);
+  });
+}

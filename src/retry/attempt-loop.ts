@@ -1,0 +1,130 @@
+/**
+ * The attempt loop: select → forward → classify → decide, until a response, a final error,
+ * or a client that went away. One attempt knows nothing of retries; the loop decides.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import { countersOf } from '../balancer/target.js';
+import type { BodySource } from '../body/request-body.js';
+import type { ResolvedConfig } from '../config/normalize-config.js';
+import { classifyFailure } from '../errors/classify-error.js';
+import { ProxyError } from '../errors/proxy-error.js';
+import type { RequestContext } from '../request-context.js';
+import { targetAddress } from '../routing/target-address.js';
+import type { Forwarder } from '../transport/forwarder.js';
+import type { Balancer, ProxyTarget } from '../types.js';
+import { defaultRetryFilter, isIdempotent } from './retry-policy.js';
+
+/** One request on its way upstream, prepared once before the first attempt. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly ctx: RequestContext;
+  /** Upstream path and query after rewrite and template, before the target prefix. */
+  readonly upstreamPath: string;
+  readonly headers: OutgoingHttpHeaders;
+  /** True when `host` was fixed before the first attempt (preserveHost or a header rule). */
+  readonly hostFixed: boolean;
+  readonly body: BodySource;
+}
+
+/** How the loop ended. */
+export type Outcome =
+  | { readonly kind: 'response'; readonly proxyRes: IncomingMessage; readonly target: ProxyTarget; readonly attempts: number }
+  | { readonly kind: 'error'; readonly error: ProxyError }
+  | { readonly kind: 'aborted' };
+
+/** `statusRetry`: the attempt got a `retryOn` status and is retried without asking the filter. */
+type AttemptResult = Outcome | { readonly kind: 'failed'; readonly error: ProxyError; readonly statusRetry: boolean };
+
+const ABORTED: Outcome = Object.freeze({ kind: 'aborted' });
+
+/** Prefers a target not tried yet; once every available one was tried, any available one. */
+function pickTarget(balancer: Balancer, req: IncomingMessage, tried: Set<ProxyTarget> | undefined): ProxyTarget | undefined {
+  if (tried === undefined) return balancer.next(req);
+  return balancer.next(req, tried) ?? balancer.next(req);
+}
+
+function setContext(res: ServerResponse, key: string, target: ProxyTarget): void {
+  const holder = res as ServerResponse & { locals?: Record<string, unknown> };
+  (holder.locals ??= {})[key] = target;
+}
+
+/** Whether another attempt is allowed at all (count, deadline, body), before asking the filter. */
+function attemptsRemain(x: Exchange, cfg: ResolvedConfig, attempts: number, deadline: number): boolean {
+  if (!x.body.replayable) return false;
+  return attempts <= cfg.retries || (deadline > 0 && Date.now() + cfg.tryInterval < deadline);
+}
+
+async function attemptOnce(
+  x: Exchange,
+  cfg: ResolvedConfig,
+  forwarder: Forwarder,
+  target: ProxyTarget,
+  attempts: number,
+  mayRetry: boolean,
+): Promise<AttemptResult> {
+  const counters = countersOf(target);
+  counters.active++;
+  counters.requests++;
+  setContext(x.res, cfg.contextKey, target);
+  const address = targetAddress(target);
+  if (!x.hostFixed) x.headers.host = address.host;
+  const result = await forwarder.forward(x.req, x.res, {
+    target,
+    path: address.prefix + x.upstreamPath,
+    headers: x.headers,
+    body: x.body.fresh(),
+  });
+  if (result.kind === 'response') {
+    const status = result.proxyRes.statusCode ?? 0;
+    const unexpected = cfg.expectedStatus !== undefined && !cfg.expectedStatus.has(status);
+    const statusRetry = !unexpected && mayRetry && cfg.retryOn.has(status) && isIdempotent(x.req);
+    if (!unexpected && !statusRetry) return { kind: 'response', proxyRes: result.proxyRes, target, attempts };
+    // The body of an unwanted response is discarded; draining keeps the pooled socket usable.
+    result.proxyRes.resume();
+    counters.active--;
+    counters.failures++;
+    const error = new ProxyError('UNEXPECTED_STATUS', `upstream ${target.name} answered ${status}`, {
+      target, attempts, connected: true,
+    });
+    return { kind: 'failed', error, statusRetry };
+  }
+  counters.active--;
+  if (result.kind === 'aborted') {
+    counters.statuses[499] = (counters.statuses[499] ?? 0) + 1;
+    return ABORTED;
+  }
+  counters.failures++;
+  const error = classifyFailure(result.failure, result.cause, { target, attempts, connected: result.connected });
+  return { kind: 'failed', error, statusRetry: false };
+}
+
+/**
+ * Runs attempts until one succeeds or no retry is allowed. A status listed in `retryOn` is
+ * retried while attempts remain; on the last attempt that response is returned as it is.
+ * A throwing `balancer.next` or `retryFilter` rejects (the caller hands it to `next(err)`).
+ */
+export async function runAttempts(x: Exchange, cfg: ResolvedConfig, forwarder: Forwarder): Promise<Outcome> {
+  const filter = cfg.retryFilter ?? defaultRetryFilter;
+  const deadline = cfg.tryDuration > 0 ? Date.now() + cfg.tryDuration : 0;
+  let tried: Set<ProxyTarget> | undefined;
+  let attempts = 0;
+  let lastError: ProxyError | undefined;
+  for (;;) {
+    const target = pickTarget(cfg.balancer, x.req, tried);
+    if (target === undefined) {
+      return { kind: 'error', error: lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts }) };
+    }
+    attempts++;
+    const result = await attemptOnce(x, cfg, forwarder, target, attempts, attemptsRemain(x, cfg, attempts, deadline));
+    if (result.kind !== 'failed') return result;
+    lastError = result.error;
+    if (!attemptsRemain(x, cfg, attempts, deadline) || !(result.statusRetry || filter(result.error, x.req))) {
+      return { kind: 'error', error: result.error };
+    }
+    (tried ??= new Set()).add(target);
+    if (attempts > cfg.retries) await delay(cfg.tryInterval, undefined, { ref: false });
+    if (x.res.destroyed) return ABORTED;
+  }
+}

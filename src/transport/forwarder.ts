@@ -1,0 +1,179 @@
+/**
+ * The only importer of http-proxy-3. Sends one attempt to one target and reports how it
+ * ended: upstream response headers, a failure, or a client that went away. It knows nothing
+ * of retries, balancing or how the response is written.
+ *
+ * http-proxy-3 quirks hidden here (see ARCHITECTURE.md):
+ * - it reads the path and headers from `req`: they are swapped in for the synchronous
+ *   `web()` call and restored, so `req` is never left mutated and our precomputed path is
+ *   sent byte for byte (`toProxy` skips its URL re-parse, which would resolve `%2e`);
+ * - its deleteLength / timeout / XHeaders passes mutate `req.headers` and would send a
+ *   chunked DELETE body with `Content-Length: 0`: only its `stream` pass runs;
+ * - `proxyTimeout` surfaces as ECONNRESET: our own timers decide `UPSTREAM_TIMEOUT`;
+ * - without an agent it sends `Connection: close`: the pooled agent is always passed;
+ * - a request stream pipes once: the caller passes a fresh `body` stream per attempt;
+ * - it throws without an `error` listener: one is always attached.
+ * Its fetch path (`fetch`, `fetchOptions`) ignores the agent and is never enabled.
+ */
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { createProxyServer, type ServerOptions } from 'http-proxy-3';
+import type { FailureKind } from '../errors/classify-error.js';
+import type { ProxyTarget } from '../types.js';
+import type { Agents } from './agent.js';
+
+/** One attempt to send the request to one target. */
+export interface ForwardRequest {
+  readonly target: ProxyTarget;
+  /** Full upstream path and query (target prefix already joined), sent as is. */
+  readonly path: string;
+  /** Upstream request headers, `host` included. */
+  readonly headers: OutgoingHttpHeaders;
+  /** A fresh body stream for this attempt, or undefined to stream `req` itself. */
+  readonly body: Readable | undefined;
+}
+
+/** How an attempt ended. */
+export type ForwardResult =
+  | { readonly kind: 'response'; readonly proxyRes: IncomingMessage }
+  | { readonly kind: 'failed'; readonly failure: FailureKind; readonly cause: unknown; readonly connected: boolean }
+  | { readonly kind: 'aborted' };
+
+export interface Forwarder {
+  forward(req: IncomingMessage, res: ServerResponse, request: ForwardRequest): Promise<ForwardResult>;
+  /** Removes listeners from the underlying proxy server. */
+  close(): void;
+}
+
+export interface ForwarderOptions {
+  readonly agents: Agents;
+  readonly timeout: number;
+  readonly connectTimeout: number;
+  readonly verifyTls: boolean;
+}
+
+/** Per-attempt state, handed through http-proxy-3's options object under a symbol key. */
+interface Attempt {
+  readonly resolve: (result: ForwardResult) => void;
+  readonly res: ServerResponse;
+  settled: boolean;
+  connected: boolean;
+  proxyReq: ClientRequest | undefined;
+  timer: NodeJS.Timeout | undefined;
+  connectTimer: NodeJS.Timeout | undefined;
+  onClientClose: (() => void) | undefined;
+}
+
+const ATTEMPT = Symbol('switchyard.attempt');
+type AttemptOptions = ServerOptions & { [ATTEMPT]?: Attempt };
+
+const ABORTED: ForwardResult = Object.freeze({ kind: 'aborted' });
+
+function settle(a: Attempt, result: ForwardResult): void {
+  if (a.settled) return;
+  a.settled = true;
+  clearTimeout(a.timer);
+  clearTimeout(a.connectTimer);
+  if (a.onClientClose !== undefined) a.res.off('close', a.onClientClose);
+  if (result.kind !== 'response') a.proxyReq?.destroy();
+  a.resolve(result);
+}
+
+function fail(a: Attempt, failure: FailureKind, cause: unknown): void {
+  settle(a, { kind: 'failed', failure, cause, connected: a.connected });
+}
+
+function onTimer(a: Attempt, failure: FailureKind): void {
+  fail(a, failure, new Error(failure === 'timeout' ? 'upstream response timeout' : 'upstream connect timeout'));
+}
+
+function markConnected(a: Attempt): void {
+  a.connected = true;
+  clearTimeout(a.connectTimer);
+}
+
+/** `req.destroyed` is no sign: Node auto-destroys a request stream once its body was read. */
+function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return res.destroyed || req.socket?.destroyed === true;
+}
+
+/** http-proxy-3 emits `proxyReq` once the request has a socket: watch its connect and response. */
+function onProxyReq(a: Attempt, proxyReq: ClientRequest, socket: Socket): void {
+  if (a.settled) {
+    // Timed out while queued for a pooled socket: never send it.
+    proxyReq.destroy();
+    return;
+  }
+  a.proxyReq = proxyReq;
+  if (proxyReq.reusedSocket || !socket.connecting) markConnected(a);
+  else socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => markConnected(a));
+  proxyReq.once('response', (proxyRes: IncomingMessage) => settle(a, { kind: 'response', proxyRes }));
+}
+
+function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
+  timer.unref();
+  return timer;
+}
+
+/** Creates the forwarder of one middleware: one http-proxy-3 server, our agents, our timers. */
+export function createForwarder(opts: ForwarderOptions): Forwarder {
+  const server = createProxyServer({});
+  const passes = server as unknown as { webPasses: Array<{ name: string }> };
+  passes.webPasses = passes.webPasses.filter((pass) => pass.name === 'stream');
+  // Errors always reach the per-call callback; this listener only keeps http-proxy-3 from throwing.
+  server.on('error', () => {});
+  server.on('proxyReq', (proxyReq, _req, _res, options, socket) => {
+    const attempt = (options as AttemptOptions)[ATTEMPT];
+    if (attempt !== undefined) onProxyReq(attempt, proxyReq, socket);
+  });
+
+  function forward(req: IncomingMessage, res: ServerResponse, request: ForwardRequest): Promise<ForwardResult> {
+    return new Promise((resolve) => {
+      const a: Attempt = {
+        resolve, res, settled: false, connected: false, proxyReq: undefined,
+        timer: undefined, connectTimer: undefined, onClientClose: undefined,
+      };
+      a.timer = unref(setTimeout(onTimer, opts.timeout, a, 'timeout'));
+      a.connectTimer = unref(setTimeout(onTimer, opts.connectTimeout, a, 'connect-timeout'));
+      a.onClientClose = () => {
+        if (!res.writableFinished) settle(a, ABORTED);
+      };
+      res.once('close', a.onClientClose);
+      const url = request.target.url;
+      const secure = url.protocol === 'https:' || url.protocol === 'wss:';
+      const options: AttemptOptions = {
+        target: url,
+        agent: secure ? opts.agents.https : opts.agents.http,
+        buffer: request.body,
+        selfHandleResponse: true,
+        toProxy: true,
+        prependPath: false,
+        secure: opts.verifyTls,
+        [ATTEMPT]: a,
+      };
+      const savedUrl = req.url;
+      const savedHeaders = req.headers;
+      req.url = request.path;
+      req.headers = request.headers as IncomingHttpHeaders;
+      try {
+        server.web(req, res, options, (err) => {
+          if (clientGone(req, res)) settle(a, ABORTED);
+          else fail(a, 'error', err);
+        });
+      } catch (err) {
+        fail(a, 'error', err);
+      } finally {
+        req.url = savedUrl;
+        req.headers = savedHeaders;
+      }
+    });
+  }
+
+  return {
+    forward,
+    close() {
+      server.removeAllListeners('proxyReq');
+    },
+  };
+}

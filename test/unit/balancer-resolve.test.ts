@@ -1,0 +1,155 @@
+import type { IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { first, random, roundRobin } from '../../src/balancer/factories.js';
+import { resolveBalancer } from '../../src/balancer/resolve-balancer.js';
+import { isLiveTarget } from '../../src/balancer/target.js';
+import type { Balancer, BalancerOption, ProxyTarget, TargetInput } from '../../src/types.js';
+
+const req = {} as IncomingMessage;
+const two = ['http://a:1', 'http://b:2'];
+
+function picks(b: Balancer, n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i++) out += b.next(req)?.name[0] ?? '-';
+  return out;
+}
+
+const custom = (): Balancer => {
+  const t: ProxyTarget = { url: new URL('http://c:3'), name: 'c', weight: 1, meta: {}, healthy: true, active: 0 };
+  return { targets: [t], add: () => t, remove: () => false, next: () => t };
+};
+
+describe('factories', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each<[string, (t: TargetInput[]) => Balancer, string]>([
+    ['roundRobin', roundRobin, 'abab'],
+    ['first', first, 'aaaa'],
+  ])('%s picks %s', (_name, factory, want) => {
+    expect(picks(factory(two), 4)).toBe(want);
+  });
+
+  it('random uses Math.random', () => {
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0.9).mockReturnValueOnce(0.1);
+    expect(picks(random(two), 2)).toBe('ba');
+  });
+
+  it('returns live targets', () => {
+    expect(isLiveTarget(roundRobin(two).targets[0] as ProxyTarget)).toBe(true);
+  });
+
+  it.each<[string, (t: TargetInput[]) => Balancer]>([
+    ['roundRobin', roundRobin],
+    ['random', random],
+    ['first', first],
+  ])('%s names itself in validation errors', (name, factory) => {
+    expect(() => factory('http://a:1' as unknown as TargetInput[])).toThrow(
+      new TypeError(`switchyard: ${name}() targets must be an array of targets, e.g. ['http://127.0.0.1:3001']; received "http://a:1"`),
+    );
+    expect(() => factory([{ url: 'http://a:1', weight: 0 }])).toThrow(
+      /^switchyard: [a-zA-Z]+\(\) targets would never be chosen: all weights are 0/,
+    );
+  });
+});
+
+describe('resolveBalancer', () => {
+  it.each<[string, BalancerOption | undefined, string]>([
+    ['undefined is round robin', undefined, 'abab'],
+    ["'round_robin'", 'round_robin', 'abab'],
+    ["'first'", 'first', 'aaaa'],
+  ])('%s', (_label, option, want) => {
+    expect(picks(resolveBalancer(option, two), 4)).toBe(want);
+  });
+
+  it("'random' is weighted random", () => {
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0.9).mockReturnValueOnce(0.1);
+    expect(picks(resolveBalancer('random', two), 2)).toBe('ba');
+    vi.restoreAllMocks();
+  });
+
+  it('accepts a single target', () => {
+    expect(resolveBalancer(undefined, 'http://a:1').targets.map((t) => t.name)).toEqual(['a:1']);
+  });
+
+  it('accepts an empty list (targets can be added at run time)', () => {
+    const b = resolveBalancer('round_robin', []);
+    expect(b.next(req)).toBeUndefined();
+    b.add('http://a:1');
+    expect(b.next(req)?.name).toBe('a:1');
+  });
+
+  it('creates a new balancer per call', () => {
+    expect(resolveBalancer(undefined, two)).not.toBe(resolveBalancer(undefined, two));
+  });
+
+  it.each<[string, () => Balancer]>([
+    ['one from a factory', () => roundRobin(two)],
+    ['a custom implementation', custom],
+  ])('uses a Balancer instance as is: %s', (_label, make) => {
+    const instance = make();
+    expect(resolveBalancer(instance, undefined)).toBe(instance);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['least_conn', 'least_conn', 'switchyard: balancer "least_conn" is not available yet'],
+    ['ip_hash', 'ip_hash', 'switchyard: balancer "ip_hash" is not available yet'],
+    ['uri_hash', 'uri_hash', 'switchyard: balancer "uri_hash" is not available yet'],
+    ['{ header }', { header: 'X-User' }, 'switchyard: balancer { header } is not available yet'],
+    ['{ cookie }', { cookie: 'sid', secret: 's' }, 'switchyard: balancer { cookie, secret } is not available yet'],
+  ])('%s is not available yet', (_label, option, message) => {
+    expect(() => resolveBalancer(option as BalancerOption, two)).toThrow(new TypeError(message));
+  });
+
+  const expected =
+    "switchyard: balancer must be one of 'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', " +
+    "{ header: 'X-Name' }, { cookie: 'name' } or a Balancer instance such as roundRobin(['http://127.0.0.1:3001']); received ";
+  it.each<[string, unknown, string]>([
+    ['a misspelt name', 'roundrobin', '"roundrobin"'],
+    ['a name in other case', 'ROUND_ROBIN', '"ROUND_ROBIN"'],
+    ['an inherited key', 'toString', '"toString"'],
+    ['a number', 42, '42'],
+    ['null', null, 'null'],
+    ['an array', ['round_robin'], 'an array of 1'],
+    ['an empty object', {}, '{}'],
+    ['an unknown policy object', { hash: 'x' }, '{ hash }'],
+    ['a function', () => undefined, 'a function'],
+  ])('rejects %s', (_label, option, shown) => {
+    expect(() => resolveBalancer(option as BalancerOption, two)).toThrow(new TypeError(expected + shown));
+  });
+
+  it('says which members a would-be instance lacks', () => {
+    const partial = { targets: [], next: () => undefined };
+    expect(() => resolveBalancer(partial as unknown as BalancerOption, undefined)).toThrow(
+      new TypeError(
+        'switchyard: balancer looks like a Balancer instance but lacks add, remove; ' +
+          'a Balancer has a targets array and add(), remove() and next() methods',
+      ),
+    );
+  });
+
+  it('rejects targets together with an instance', () => {
+    const message =
+      'switchyard: targets and a balancer instance cannot both be given; add targets to the balancer, ' +
+      "e.g. balancer: roundRobin(['http://127.0.0.1:3001'])";
+    expect(() => resolveBalancer(roundRobin(two), two)).toThrow(new TypeError(message));
+    expect(() => resolveBalancer(custom(), [])).toThrow(new TypeError(message));
+  });
+
+  it.each<[string, BalancerOption | undefined]>([
+    ['no balancer', undefined],
+    ["'first'", 'first'],
+  ])('requires targets with %s', (_label, option) => {
+    expect(() => resolveBalancer(option, undefined)).toThrow(
+      new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'"),
+    );
+  });
+
+  it('validates targets with the option name targets', () => {
+    expect(() => resolveBalancer(undefined, ['http://a:1', 'nope'])).toThrow(/^switchyard: targets\[1\] /);
+    expect(() => resolveBalancer('random', [{ url: 'http://a:1', weight: 0 }])).toThrow(
+      /^switchyard: targets would never be chosen: all weights are 0/,
+    );
+  });
+});
