@@ -55,8 +55,9 @@ function finalUpstreamPath(cfg: ResolvedConfig, ctx: RequestContext): string | u
   }
   if (cfg.template === undefined) return ctx.path + ctx.query;
   const rendered = splitPathQuery(cfg.template.render(ctx));
-  const safe = resolveSafePath(rendered.path);
-  return safe === undefined ? undefined : safe + rendered.query;
+  // `{path}` is already resolved, so a dot segment here comes from a value such as
+  // `{header.x}` = `..`: refuse it rather than let request data move the template's segments.
+  return resolveSafePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
 }
 
 /** Everything decided once per request, before the first attempt. */
@@ -142,6 +143,9 @@ async function respond(
       return fail(cfg, x, err as ProxyError, next);
     }
   }
+  // The upstream answered before the client finished sending (an early 413, say): close the
+  // connection after this response instead of leaving the unread upload hanging on it.
+  if (!x.req.complete) x.res.shouldKeepAlive = false;
   writeHead(proxyRes, x.res, cfg.responseRules, x.ctx, cfg.modifyResponse !== undefined);
   sendBody(x, proxyRes, body, target);
 }

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Balancer, ProxyTarget, TargetInput } from '../types.js';
-import { describeValue } from './describe-value.js';
+import { describeValue } from '../config/describe-value.js';
 import { createTarget, isAvailable, type LiveTarget } from './target.js';
 
 /**

@@ -1,7 +1,7 @@
 /** Turns `config.balancer` and `config.targets` into the one balancer a middleware uses. */
 import type { Balancer, BalancerOption, TargetInput } from '../types.js';
 import { createBalancer, type Chooser } from './balancer.js';
-import { describeValue } from './describe-value.js';
+import { describeValue } from '../config/describe-value.js';
 import { createFirst } from './policies/first.js';
 import { createRandom } from './policies/random.js';
 import { createRoundRobin } from './policies/round-robin.js';

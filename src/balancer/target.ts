@@ -3,7 +3,8 @@
  * Users see the readonly `ProxyTarget` view; switchyard's own modules write the counters.
  */
 import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
-import { describeValue } from './describe-value.js';
+import { describeValue } from '../config/describe-value.js';
+import { isPlainObject } from '../config/validate.js';
 
 /** Counters switchyard keeps for every target it sends to, ours or a custom balancer's. */
 export interface TargetCounters {
@@ -38,12 +39,6 @@ const LIVE = Symbol('switchyard.liveTarget');
 
 /** Counters for targets of a custom `Balancer`: we cannot (and must not) write to the user's objects. */
 const foreignCounters = new WeakMap<ProxyTarget, TargetCounters>();
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** Hides credentials before a URL-ish text goes into an error message (messages end up in logs). */
 function redact(text: string): string {

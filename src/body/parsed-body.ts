@@ -43,3 +43,17 @@ export function serializeParsedBody(req: IncomingMessage): Buffer {
   }
   return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
 }
+
+/**
+ * A re-serialised text, form or JSON body is UTF-8 whatever charset the client sent (the
+ * parser decoded it): a `charset` other than UTF-8 in `contentType` is replaced by `utf-8`,
+ * or the upstream would decode the new bytes with the old charset (`café` → `cafÃ©`).
+ * A raw (Buffer) body keeps its bytes, so its Content-Type is left alone.
+ */
+export function utf8ContentType(req: IncomingMessage, contentType: string): string {
+  const body = (req as { body?: unknown }).body;
+  if (body instanceof Uint8Array) return contentType;
+  return contentType.replace(/;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i, (param, quoted?: string, bare?: string) =>
+    /^utf-?8$/i.test(quoted ?? bare ?? '') ? param : '; charset=utf-8',
+  );
+}

@@ -1,7 +1,7 @@
 /** Decides where each attempt's request body comes from: the live stream or kept bytes. */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
-import { hasParsedBody, serializeParsedBody } from './parsed-body.js';
+import { hasParsedBody, serializeParsedBody, utf8ContentType } from './parsed-body.js';
 
 /** Where the body of each attempt comes from. */
 export interface BodySource {
@@ -35,6 +35,8 @@ export function resolveBodySource(req: IncomingMessage, headers: OutgoingHttpHea
     // Parsers inflate compressed bodies and re-chunking is the agent's job.
     delete headers['content-encoding'];
     delete headers['transfer-encoding'];
+    const type = headers['content-type'];
+    if (typeof type === 'string') headers['content-type'] = utf8ContentType(req, type);
     return bufferSource(bytes);
   }
   if (hasNoBody(req)) return NO_BODY;
@@ -45,5 +47,8 @@ export function resolveBodySource(req: IncomingMessage, headers: OutgoingHttpHea
     delete headers['transfer-encoding'];
     return NO_BODY;
   }
+  // A chunked body (its Transfer-Encoding, hop-by-hop, was dropped) is re-chunked upstream.
+  // Say so explicitly: for DELETE, OPTIONS and GET Node would send it with no framing at all.
+  if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
   return LIVE_OR_EMPTY;
 }

@@ -1,16 +1,12 @@
 /** Small validators used by normalize-config: each throws a TypeError naming the option. */
+import { describeValue as describe } from './describe-value.js';
+
+export { describeValue } from './describe-value.js';
 
 export function configError(option: string, problem: string, example?: string): TypeError {
   return new TypeError(`switchyard: ${option} ${problem}${example === undefined ? '' : `, e.g. ${example}`}`);
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  return typeof value === 'object' ? 'an object' : String(value);
-}
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
@@ -67,14 +63,42 @@ export function objectOption(option: string, value: unknown, example: string): R
   return value;
 }
 
+/** Levenshtein distance, case-insensitive; only used on short option names when a config is rejected. */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[y.length]!;
+}
+
+/** The known key a typo most likely meant: same first 4 letters (`target`), else at most 2 edits away (`timout`). */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  const byPrefix = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 4)));
+  if (byPrefix !== undefined) return byPrefix;
+  let best: string | undefined;
+  // Short keys get no edit-distance hint: 'x' is 2 edits from 'to' and 'ws' but means neither.
+  let bestDistance = Math.min(2, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
 /** Rejects keys not in `known`, suggesting the closest known key (typos like `target` for `targets`). */
 export function rejectUnknownKeys(option: string, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    const hint = known.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 4)));
+    const hint = closestKey(key, known);
     const where = option === '' ? `unknown option "${key}"` : `${option} has an unknown key "${key}"`;
     throw new TypeError(`switchyard: ${where}${hint === undefined ? '' : `; did you mean "${hint}"?`}`);
   }
 }
 
-export { describe as describeValue };

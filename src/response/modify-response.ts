@@ -1,5 +1,5 @@
 /** Runs the user's `modifyResponse` hook and normalises what it returns. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProxyError } from '../errors/proxy-error.js';
 import type { BodyLike, ModifyResponse, ProxyTarget } from '../types.js';
@@ -17,9 +17,36 @@ function toReplacement(body: void | BodyLike): ReplacementBody {
 }
 
 /**
+ * Watches `headers['content-encoding']` while the hook runs, so a hook that assigns it — even
+ * the upstream's own value, after re-compressing the body — is told apart from one that left it
+ * alone (comparing values cannot). The returned function restores a plain data property and
+ * tells whether the hook assigned the header (deleting and re-adding it counts).
+ */
+function watchEncoding(headers: IncomingHttpHeaders): () => boolean {
+  let value = headers['content-encoding'];
+  let assigned = false;
+  const get = (): string | undefined => value;
+  Object.defineProperty(headers, 'content-encoding', {
+    configurable: true,
+    enumerable: true,
+    get,
+    set: (v: string | undefined) => {
+      value = v;
+      assigned = true;
+    },
+  });
+  return () => {
+    if (Object.getOwnPropertyDescriptor(headers, 'content-encoding')?.get !== get) return true;
+    delete headers['content-encoding'];
+    if (value !== undefined) headers['content-encoding'] = value;
+    return assigned;
+  };
+}
+
+/**
  * Calls the hook. With a replacement body the framing headers are fixed on `proxyRes.headers`:
  * Content-Length set for bytes (removed for a stream), Content-Encoding dropped unless the hook
- * set a different one. A throw or rejection becomes `RESPONSE_HOOK_FAILED`.
+ * set it. A throw or rejection becomes `RESPONSE_HOOK_FAILED`.
  */
 export async function runModifyResponse(
   hook: ModifyResponse,
@@ -28,16 +55,23 @@ export async function runModifyResponse(
   res: ServerResponse,
   info: { target: ProxyTarget; attempts: number },
 ): Promise<ReplacementBody> {
-  const encoding = proxyRes.headers['content-encoding'];
+  const watched = proxyRes.headers;
+  const encoding = watched['content-encoding'];
+  const stopWatching = encoding === undefined ? undefined : watchEncoding(watched);
+  let encodingAssigned = false;
   let body: ReplacementBody;
   try {
     body = toReplacement(await hook(proxyRes, req, res));
   } catch (cause) {
     throw new ProxyError('RESPONSE_HOOK_FAILED', 'modifyResponse failed', { ...info, connected: true, cause });
+  } finally {
+    encodingAssigned = stopWatching?.() ?? false;
   }
   if (body === undefined) return undefined;
   const headers = proxyRes.headers;
-  if (headers['content-encoding'] === encoding) delete headers['content-encoding'];
+  // A hook that replaced the headers object: only a value change shows it set the header.
+  const keepEncoding = headers === watched ? encodingAssigned : headers['content-encoding'] !== encoding;
+  if (!keepEncoding) delete headers['content-encoding'];
   delete headers['transfer-encoding'];
   if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
   else delete headers['content-length'];

@@ -4,6 +4,8 @@
  * concatenates strings.
  */
 
+import { isPlainObject } from '../config/validate.js';
+
 /** Maps an upstream path (raw, no query) to its rewritten form; unchanged when no rule matches. */
 export type RewritePath = (path: string) => string;
 
@@ -28,12 +30,6 @@ function describe(value: unknown): string {
 
 function fail(option: string, problem: string, example: string): TypeError {
   return new TypeError(`switchyard: ${option} ${problem}, e.g. ${example}`);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
 }
 
 function isDigit(c: number): boolean {

@@ -1,6 +1,34 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { ResolvedPool, ResolvedTls } from '../config/normalize-config.js';
+
+const LOOPBACK: readonly LookupAddress[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
+
+/**
+ * `localhost` is always loopback (RFC 6761 §6.3), but hosts files often map it to one family
+ * only (127.0.0.1 here, ::1 elsewhere) while a local upstream listens on the other. Offering
+ * both addresses lets Node's happy eyeballs (`autoSelectFamily`, on by default since Node 20)
+ * connect to whichever one listens. Every other name goes to `dns.lookup` unchanged.
+ */
+export const lookupLocalhost: LookupFunction = (hostname, options, callback) => {
+  if (hostname.toLowerCase() !== 'localhost') {
+    dnsLookup(hostname, options, callback);
+    return;
+  }
+  const family = options.family === 6 || options.family === 'IPv6' ? 6 : options.family === 4 || options.family === 'IPv4' ? 4 : 0;
+  const addresses = LOOPBACK.filter((a) => family === 0 || a.family === family);
+  const [firstAddress] = addresses as [LookupAddress];
+  // Asynchronous like a real lookup: net attaches its listeners after calling us.
+  process.nextTick(() => {
+    if (options.all === true) callback(null, addresses.map((a) => ({ ...a })));
+    else callback(null, firstAddress.address, firstAddress.family);
+  });
+};
 
 /** The agents one middleware sends through: one per scheme, shared by all its targets. */
 export interface Agents {
@@ -23,6 +51,7 @@ export function createAgents(pool: ResolvedPool, tls: ResolvedTls, userAgent: Ht
     // Idle sockets are reused most-recently-first so a quiet pool shrinks instead of keeping
     // every socket barely alive (and racing the upstream's own keep-alive timeout).
     scheduling: 'lifo' as const,
+    lookup: lookupLocalhost,
   };
   const ownHttp = userAgent === undefined ? new HttpAgent(base) : undefined;
   const https = new HttpsAgent({

@@ -111,6 +111,15 @@ function onProxyReq(a: Attempt, proxyReq: ClientRequest, socket: Socket): void {
   proxyReq.once('response', (proxyRes: IncomingMessage) => settle(a, { kind: 'response', proxyRes }));
 }
 
+/**
+ * http-proxy-3 builds the outgoing options on top of `options.ssl` and rebuilds the path with
+ * its urlJoin, which drops a lone trailing `?` (`/p?` → `/p`). A fresh base object per attempt
+ * whose `path` always reads as ours keeps the request target byte for byte.
+ */
+function exactPathBase(path: string): object {
+  return Object.defineProperty({}, 'path', { get: () => path, set: () => {}, enumerable: true });
+}
+
 function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
   timer.unref();
   return timer;
@@ -148,6 +157,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
         buffer: request.body,
         selfHandleResponse: true,
         toProxy: true,
+        // Only the rare lone trailing `?` needs the exact-path base; skip its cost otherwise.
+        ssl: request.path.endsWith('?') ? exactPathBase(request.path) : undefined,
         prependPath: false,
         secure: opts.verifyTls,
         [ATTEMPT]: a,
