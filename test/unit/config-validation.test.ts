@@ -1,0 +1,220 @@
+/**
+ * Every invalid option makes `proxy()` throw a TypeError whose message starts with
+ * `switchyard:` and names the option at fault (ARCHITECTURE.md style rule 3).
+ */
+import { Agent } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+
+const T = 'http://127.0.0.1:3001';
+
+/** A config built from `extra` on top of one valid target (unless `extra` sets targets itself). */
+function withTarget(extra: Record<string, unknown>): ProxyConfig {
+  return { targets: T, ...extra } as ProxyConfig;
+}
+
+/** Runs `proxy(config)` and returns the thrown error; fails the test if nothing was thrown. */
+function thrownBy(config: unknown): Error {
+  let mw: ProxyMiddleware | undefined;
+  try {
+    mw = proxy(config as ProxyConfig);
+  } catch (err) {
+    return err as Error;
+  }
+  void mw.close();
+  throw new Error(`proxy() accepted ${JSON.stringify(config)}`);
+}
+
+const noop = (): void => {};
+
+/** [case, config, a string (or pattern) the message must contain — the option's name]. */
+const INVALID: Array<[string, unknown, string | RegExp]> = [
+  // targets
+  ['targets missing', {}, /targets is required/],
+  ['targets: not a URL', { targets: 'not a url' }, /targets\[0\] is not a valid absolute URL/],
+  ['targets: bare host:port', { targets: 'localhost:3001' }, /targets\[0\].*did you mean "http:\/\/localhost:3001"/],
+  ['targets: bad protocol', { targets: 'ftp://127.0.0.1/' }, /targets\[0\] must use http:, https:, ws: or wss:/],
+  ['targets: not a string', { targets: [42] }, /targets\[0\] must be a URL string/],
+  ['targets: object with bad url', { targets: [{ url: 'file:///x' }] }, /targets\[0\]\.url must use http:/],
+  ['targets: unknown object key', { targets: [{ url: T, wieght: 2 }] }, /targets\[0\] has an unknown key "wieght"/],
+  ['targets: negative weight', { targets: [{ url: T, weight: -1 }] }, /targets\[0\]\.weight must be a finite number >= 0/],
+  ['targets: weight not a number', { targets: [{ url: T, weight: '2' }] }, /targets\[0\]\.weight/],
+  ['targets: infinite weight', { targets: [{ url: T, weight: Infinity }] }, /targets\[0\]\.weight/],
+  ['targets: empty name', { targets: [{ url: T, name: ' ' }] }, /targets\[0\]\.name must be a non-empty string/],
+  [
+    'targets: duplicate names',
+    { targets: [{ url: T, name: 'a' }, { url: 'http://127.0.0.1:3002', name: 'a' }] },
+    /targets\[1\]: a target named "a" already exists/,
+  ],
+  ['targets: duplicate default names', { targets: [T, `${T}/x`] }, /targets\[1\]: a target named "127\.0\.0\.1:3001"/],
+  [
+    'targets: all weights zero',
+    { targets: [{ url: T, weight: 0 }, { url: 'http://127.0.0.1:3002', weight: 0 }] },
+    /targets would never be chosen: all weights are 0/,
+  ],
+  ['targets: credentials', { targets: 'http://u:p@127.0.0.1:3001' }, /targets\[0\] must not contain a user name/],
+  ['targets: query string', { targets: `${T}/?a=1` }, /targets\[0\] must not contain a query string/],
+  // balancer
+  ['balancer: unknown name', withTarget({ balancer: 'fastest' }), /balancer must be one of .*received "fastest"/],
+  ['balancer: number', withTarget({ balancer: 3 }), /balancer must be one of/],
+  ['balancer: partial instance', { balancer: { targets: [], next: noop } }, /balancer looks like a Balancer instance but lacks add, remove/],
+  // to
+  ['to: placeholder in host', withTarget({ to: 'http://{header.host}/x{path}' }), /^switchyard: to has a placeholder in its scheme, host or port/],
+  ['to: placeholder in port', { to: 'http://127.0.0.1:{header.p}{path}' }, /^switchyard: to has a placeholder/],
+  ['to: not a string', withTarget({ to: 42 }), /^switchyard: to must be a string/],
+  ['to: unknown placeholder', withTarget({ to: '/v2{nope}' }), /to has an unknown placeholder \{nope\}/],
+  ['to: origin differs from targets', withTarget({ to: 'http://127.0.0.1:9999{path}' }), /^switchyard: to has origin/],
+  // rewrite / regexRewrite
+  ['rewrite: not an object', withTarget({ rewrite: ['/a', '/b'] }), /^switchyard: rewrite must be a plain object/],
+  ['rewrite: bad key', withTarget({ rewrite: { 'v1/*': '/v2/$1' } }), /^switchyard: rewrite key "v1\/\*" must start with/],
+  ['rewrite: bad value', withTarget({ rewrite: { '/v1/*': 2 } }), /^switchyard: rewrite value for "\/v1\/\*"/],
+  ['regexRewrite: not an array', withTarget({ regexRewrite: { '/a': '/b' } }), /^switchyard: regexRewrite must be an array/],
+  ['regexRewrite: not pairs', withTarget({ regexRewrite: [['^/a', '/b']] }), /^switchyard: regexRewrite\[0\] must be a \[RegExp, string\] pair/],
+  ['regexRewrite: pair too long', withTarget({ regexRewrite: [[/a/, '/b', 'x']] }), /regexRewrite\[0\]/],
+  // skip / except
+  ['skip: not a function', withTarget({ skip: true }), /^switchyard: skip must be a function/],
+  ['except: not strings', withTarget({ except: ['/static', 3] }), /^switchyard: except must be an array of path prefixes/],
+  ['except: not an array', withTarget({ except: '/static' }), /^switchyard: except must be an array/],
+  ['except: relative prefix', withTarget({ except: ['static'] }), /^switchyard: except .*got "static"/],
+  // headers / responseHeaders
+  ['headers: not an object', withTarget({ headers: 'X-A: 1' }), /^switchyard: headers must be an object/],
+  ['headers: bad value', withTarget({ headers: { 'X-A': 1 } }), /^switchyard: headers\['X-A'\] must be a string, null or a function/],
+  ['headers: invalid name', withTarget({ headers: { 'X A': 'v' } }), /^switchyard: headers has an invalid header name 'X A'/],
+  ['headers: CRLF constant', withTarget({ headers: { 'X-A': 'v\r\nX-Evil: 1' } }), /^switchyard: headers\['X-A'\] contains a character not allowed/],
+  ['headers: duplicate names', withTarget({ headers: { 'X-A': 'a', 'x-a': 'b' } }), /^switchyard: headers lists 'X-A' and 'x-a'/],
+  ['headers: unknown placeholder', withTarget({ headers: { 'X-A': '{nope}' } }), /headers\['X-A'\] has an unknown placeholder/],
+  ['responseHeaders: not an object', withTarget({ responseHeaders: [] }), /^switchyard: responseHeaders must be an object/],
+  ['responseHeaders: bad value', withTarget({ responseHeaders: { 'X-A': true } }), /^switchyard: responseHeaders\['X-A'\] must be/],
+  ['responseHeaders: invalid name', withTarget({ responseHeaders: { 'X:A': 'v' } }), /^switchyard: responseHeaders has an invalid header name/],
+  ['responseHeaders: CRLF constant', withTarget({ responseHeaders: { 'X-A': 'a\nb' } }), /^switchyard: responseHeaders\['X-A'\] contains a character/],
+  // forwarding
+  ['xfwd: not boolean', withTarget({ xfwd: 'yes' }), /^switchyard: xfwd must be true or false/],
+  ['trustProxy: bad CIDR', withTarget({ trustProxy: ['10.0.0.0/33'] }), /^switchyard: trustProxy has an invalid entry '10\.0\.0\.0\/33'/],
+  ['trustProxy: not an IP', withTarget({ trustProxy: ['example.com'] }), /^switchyard: trustProxy has an invalid entry 'example\.com'/],
+  ['trustProxy: number entry', withTarget({ trustProxy: [10] }), /^switchyard: trustProxy has an invalid entry 10/],
+  ['trustProxy: wrong type', withTarget({ trustProxy: 'loopback' }), /^switchyard: trustProxy must be a boolean/],
+  ['preserveHost: not boolean', withTarget({ preserveHost: 1 }), /^switchyard: preserveHost must be true or false/],
+  // reliability
+  ['timeout: zero', withTarget({ timeout: 0 }), /^switchyard: timeout must be an integer >= 1/],
+  ['timeout: negative', withTarget({ timeout: -5 }), /^switchyard: timeout must be/],
+  ['timeout: not a number', withTarget({ timeout: '30s' }), /^switchyard: timeout must be .*got "30s"/],
+  ['timeout: NaN', withTarget({ timeout: Number.NaN }), /^switchyard: timeout must be/],
+  ['timeout: Infinity', withTarget({ timeout: Infinity }), /^switchyard: timeout must be/],
+  ['connectTimeout: zero', withTarget({ connectTimeout: 0 }), /^switchyard: connectTimeout must be an integer >= 1/],
+  ['connectTimeout: not a number', withTarget({ connectTimeout: null }), /^switchyard: connectTimeout must be .*got null/],
+  ['retries: negative', withTarget({ retries: -1 }), /^switchyard: retries must be an integer >= 0/],
+  ['retries: non-integer', withTarget({ retries: 1.5 }), /^switchyard: retries must be an integer/],
+  ['retries: Infinity', withTarget({ retries: Infinity }), /^switchyard: retries must be an integer/],
+  ['retryFilter: not a function', withTarget({ retryFilter: 'network' }), /^switchyard: retryFilter must be a function/],
+  ['retryOn: bad status', withTarget({ retryOn: [502, 700] }), /^switchyard: retryOn must be an array of HTTP status codes/],
+  ['retryOn: not an array', withTarget({ retryOn: 502 }), /^switchyard: retryOn must be an array/],
+  ['tryDuration: negative', withTarget({ tryDuration: -1 }), /^switchyard: tryDuration must be a number >= 0/],
+  ['tryDuration: not a number', withTarget({ tryDuration: '5s' }), /^switchyard: tryDuration must be/],
+  ['tryInterval: negative', withTarget({ tryInterval: -250 }), /^switchyard: tryInterval must be a number >= 0/],
+  ['tryInterval: not a number', withTarget({ tryInterval: {} }), /^switchyard: tryInterval must be/],
+  ['maxReplayBody: negative', withTarget({ maxReplayBody: -1 }), /^switchyard: maxReplayBody must be an integer >= 0/],
+  ['maxReplayBody: non-integer', withTarget({ maxReplayBody: 1.5 }), /^switchyard: maxReplayBody must be an integer/],
+  ['expectedStatus: not an array', withTarget({ expectedStatus: 200 }), /^switchyard: expectedStatus must be an array of HTTP status codes/],
+  ['expectedStatus: bad status', withTarget({ expectedStatus: [200, 99] }), /^switchyard: expectedStatus must be an array/],
+  ['expectedStatus: string status', withTarget({ expectedStatus: ['200'] }), /^switchyard: expectedStatus must be/],
+  ['maxConns: zero', withTarget({ maxConns: 0 }), /^switchyard: maxConns must be/],
+  ['maxConns: non-integer', withTarget({ maxConns: 2.5 }), /^switchyard: maxConns must be/],
+  ['maxConns: not a number', withTarget({ maxConns: '10' }), /^switchyard: maxConns must be/],
+  // hooks and context
+  ['errorHandler: not a function', withTarget({ errorHandler: {} }), /^switchyard: errorHandler must be a function/],
+  ['modifyResponse: not a function', withTarget({ modifyResponse: 'json' }), /^switchyard: modifyResponse must be a function/],
+  ['contextKey: empty', withTarget({ contextKey: '' }), /^switchyard: contextKey must be a non-empty string/],
+  ['contextKey: not a string', withTarget({ contextKey: 1 }), /^switchyard: contextKey must be a non-empty string/],
+  // transport
+  ['pool: not an object', withTarget({ pool: true }), /^switchyard: pool must be an object/],
+  ['pool: bad key', withTarget({ pool: { maxSocket: 10 } }), /^switchyard: pool has an unknown key "maxSocket"; did you mean "maxSockets"\?/],
+  ['pool: maxSockets 0', withTarget({ pool: { maxSockets: 0 } }), /^switchyard: pool\.maxSockets must be an integer >= 1/],
+  ['pool: keepAlive not boolean', withTarget({ pool: { keepAlive: 'yes' } }), /^switchyard: pool\.keepAlive must be true or false/],
+  ['pool: maxFreeSockets negative', withTarget({ pool: { maxFreeSockets: -1 } }), /^switchyard: pool\.maxFreeSockets must be/],
+  ['pool: keepAliveMsecs negative', withTarget({ pool: { keepAliveMsecs: -1 } }), /^switchyard: pool\.keepAliveMsecs must be/],
+  ['agent: not an agent', withTarget({ agent: { keepAlive: true } }), /^switchyard: agent must be an http\.Agent/],
+  ['agent: a string', withTarget({ agent: 'keepalive' }), /^switchyard: agent must be an http\.Agent/],
+  ['tls: not an object', withTarget({ tls: false }), /^switchyard: tls must be an object/],
+  ['tls: bad key', withTarget({ tls: { rejectUnauthorized: false } }), /^switchyard: tls has an unknown key "rejectUnauthorized"/],
+  ['tls: verify not boolean', withTarget({ tls: { verify: 'no' } }), /^switchyard: tls\.verify must be true or false/],
+  ['tls: cert without key', withTarget({ tls: { cert: '-----BEGIN CERTIFICATE-----' } }), /^switchyard: tls needs both cert and key/],
+  ['tls: key without cert', withTarget({ tls: { key: '-----BEGIN PRIVATE KEY-----' } }), /^switchyard: tls needs both cert and key/],
+  ['tls: cert not PEM', withTarget({ tls: { cert: 42, key: 'k' } }), /^switchyard: tls\.cert must be a PEM string/],
+  ['tls: bad servername', withTarget({ tls: { servername: true } }), /^switchyard: tls\.servername must be a host name or false/],
+  ['tls: bad ca', withTarget({ tls: { ca: [1] } }), /^switchyard: tls\.ca must be a PEM string/],
+  // the config itself
+  ['unknown option target', { target: T }, /^switchyard: unknown option "target"; did you mean "targets"\?/],
+  ['unknown option timout', withTarget({ timout: 5 }), /^switchyard: unknown option "timout"; did you mean "timeout"\?/],
+  ['unknown option retires', withTarget({ retires: 1 }), /^switchyard: unknown option "retires"; did you mean "retries"\?/],
+  ['unknown option with no near name', withTarget({ zzz: 1 }), /^switchyard: unknown option "zzz"$/],
+  ['tls typo', withTarget({ tls: { verfy: false } }), /^switchyard: tls has an unknown key "verfy"; did you mean "verify"\?/],
+];
+
+describe('proxy() rejects invalid options with a TypeError naming the option', () => {
+  it.each(INVALID)('%s', (_case, config, message) => {
+    const err = thrownBy(config);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toMatch(/^switchyard: /);
+    expect(err.message).toMatch(message);
+  });
+
+  it.each<[string, unknown]>([
+    ['undefined', undefined],
+    ['null', null],
+    ['a string', T],
+    ['an array', [T]],
+    ['a number', 3],
+    ['a class instance', new URL(T)],
+  ])('rejects a config that is %s', (_case, config) => {
+    const err = thrownBy(config);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toMatch(/^switchyard: proxy\(\) takes a config object/);
+  });
+});
+
+describe('options of later milestones are refused for now', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['healthCheck', { healthCheck: { path: '/health' } }],
+    ['passive', { passive: { maxFails: 3 } }],
+    ['ws', { ws: true }],
+  ])('%s', (name, extra) => {
+    const err = thrownBy(withTarget(extra));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toBe(`switchyard: ${name} is not available in this version yet; remove it from the config`);
+  });
+});
+
+describe('valid configs are accepted', () => {
+  const created: ProxyMiddleware[] = [];
+  afterEach(async () => {
+    await Promise.all(created.splice(0).map((mw) => mw.close()));
+  });
+
+  it.each<[string, ProxyConfig]>([
+    ['one target string', { targets: T }],
+    ['a URL and an object target', { targets: [new URL(T), { url: 'http://127.0.0.1:3002/p', name: 'b', weight: 0 }] }],
+    ['an empty target list (NO_UPSTREAM until added)', { targets: [] }],
+    ['ws: false', { targets: T, ws: false }],
+    ['maxConns Infinity and pool maxSockets Infinity', { targets: T, maxConns: Infinity, pool: { maxSockets: Infinity } }],
+    ['a path template', { targets: T, to: '/v2{path}{query}' }],
+    ['a to with the same origin as targets', { targets: T, to: `${T}/v2{path}{query}` }],
+    ['a to with an origin and no targets', { to: `${T}/v2{path}{query}` }],
+    ['retries 0, tryDuration 0, tryInterval 0', { targets: T, retries: 0, tryDuration: 0, tryInterval: 0 }],
+    ['trustProxy CIDRs and named ranges', { targets: T, trustProxy: ['10.0.0.0/8', '::1', 'loopback'] }],
+    ['header rules of every kind', { targets: T, headers: { 'X-A': 'a', 'X-Ip': '{addr}', 'X-B': null, 'X-C': () => 'c' } }],
+    ['a user agent', { targets: T, agent: new Agent() }],
+    ['tls with cert and key', { targets: T, tls: { verify: false, servername: false, cert: 'c', key: 'k' } }],
+  ])('%s', (_case, config) => {
+    const mw = proxy(config);
+    created.push(mw);
+    expect(typeof mw).toBe('function');
+    expect(Array.isArray(mw.stats())).toBe(true);
+  });
+
+  it('does not write into the user config', () => {
+    const config = { targets: [T], pool: { keepAlive: false }, tls: { verify: false } };
+    const snapshot = JSON.stringify(config);
+    created.push(proxy(Object.freeze(config) as ProxyConfig));
+    expect(JSON.stringify(config)).toBe(snapshot);
+  });
+});
