@@ -146,7 +146,16 @@ async function respond(
   // The upstream answered before the client finished sending (an early 413, say): close the
   // connection after this response instead of leaving the unread upload hanging on it.
   if (!x.req.complete) x.res.shouldKeepAlive = false;
-  writeHead(proxyRes, x.res, cfg.responseRules, x.ctx, cfg.modifyResponse !== undefined);
+  try {
+    writeHead(proxyRes, x.res, cfg.responseRules, x.ctx, cfg.modifyResponse !== undefined);
+  } catch (err) {
+    // A responseHeaders function threw: the upstream's headers must not frame the error reply.
+    for (const name of x.res.getHeaderNames()) x.res.removeHeader(name);
+    proxyRes.resume();
+    countersOf(target).active--;
+    countersOf(target).failures++;
+    return next(err);
+  }
   sendBody(x, proxyRes, body, target);
 }
 
@@ -157,10 +166,16 @@ async function proxyRequest(cfg: ResolvedConfig, forwarder: Forwarder, x: Exchan
   return respond(cfg, x, outcome, next);
 }
 
+/** Whether `close()` was called: requests then fail fast instead of waiting out a timeout. */
+export interface HandlerState {
+  closed: boolean;
+}
+
 /** Builds the request handler from the resolved config and the forwarder. */
-export function createRequestHandler(cfg: ResolvedConfig, forwarder: Forwarder): RequestHandler {
+export function createRequestHandler(cfg: ResolvedConfig, forwarder: Forwarder, state: HandlerState): RequestHandler {
   return function switchyard(req, res, next) {
     const done = next ?? fallbackNext(req, res);
+    if (state.closed) return fail(cfg, { req, res }, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
     let x: Exchange | ProxyError | typeof SKIP;
     try {
       x = enter(cfg, req, res);

@@ -24,7 +24,8 @@ export function proxy(config: ProxyConfig): ProxyMiddleware {
     connectTimeout: cfg.connectTimeout,
     verifyTls: cfg.tls.verify,
   });
-  const handle = createRequestHandler(cfg, forwarder);
+  const state = { closed: false };
+  const handle = createRequestHandler(cfg, forwarder, state);
   let closed: Promise<void> | undefined;
 
   const extras = {
@@ -35,6 +36,7 @@ export function proxy(config: ProxyConfig): ProxyMiddleware {
       socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     },
     close(): Promise<void> {
+      state.closed = true;
       closed ??= Promise.resolve().then(() => {
         forwarder.close();
         agents.destroy();

@@ -1,5 +1,5 @@
 /** Runs the user's `modifyResponse` hook and normalises what it returns. */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProxyError } from '../errors/proxy-error.js';
 import type { BodyLike, ModifyResponse, ProxyTarget } from '../types.js';
@@ -59,9 +59,14 @@ export async function runModifyResponse(
   const encoding = watched['content-encoding'];
   const stopWatching = encoding === undefined ? undefined : watchEncoding(watched);
   let encodingAssigned = false;
+  const { statusCode, statusMessage } = proxyRes;
   let body: ReplacementBody;
   try {
     body = toReplacement(await hook(proxyRes, req, res));
+    // A new status without a new phrase gets its standard phrase, never `201 OK`.
+    if (proxyRes.statusCode !== statusCode && proxyRes.statusMessage === statusMessage) {
+      proxyRes.statusMessage = STATUS_CODES[proxyRes.statusCode ?? 0] ?? '';
+    }
   } catch (cause) {
     throw new ProxyError('RESPONSE_HOOK_FAILED', 'modifyResponse failed', { ...info, connected: true, cause });
   } finally {

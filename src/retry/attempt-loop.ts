@@ -3,7 +3,6 @@
  * or a client that went away. One attempt knows nothing of retries; the loop decides.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import { countersOf } from '../balancer/target.js';
 import type { BodySource } from '../body/request-body.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
@@ -38,6 +37,19 @@ export type Outcome =
 type AttemptResult = Outcome | { readonly kind: 'failed'; readonly error: ProxyError; readonly statusRetry: boolean };
 
 const ABORTED: Outcome = Object.freeze({ kind: 'aborted' });
+
+/** Waits `ms` between attempts, cut short when the client goes away (no timer outlives it). */
+function pause(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once('close', done);
+  });
+}
 
 /** Prefers a target not tried yet; once every available one was tried, any available one. */
 function pickTarget(balancer: Balancer, req: IncomingMessage, tried: Set<ProxyTarget> | undefined): ProxyTarget | undefined {
@@ -124,7 +136,11 @@ export async function runAttempts(x: Exchange, cfg: ResolvedConfig, forwarder: F
       return { kind: 'error', error: result.error };
     }
     (tried ??= new Set()).add(target);
-    if (attempts > cfg.retries) await delay(cfg.tryInterval, undefined, { ref: false });
-    if (x.res.destroyed) return ABORTED;
+    if (attempts > cfg.retries) await pause(x.res, cfg.tryInterval);
+    if (x.res.destroyed) {
+      const statuses = countersOf(target).statuses;
+      statuses[499] = (statuses[499] ?? 0) + 1;
+      return ABORTED;
+    }
   }
 }

@@ -53,7 +53,10 @@ export function createAgents(pool: ResolvedPool, tls: ResolvedTls, userAgent: Ht
     scheduling: 'lifo' as const,
     lookup: lookupLocalhost,
   };
-  const ownHttp = userAgent === undefined ? new HttpAgent(base) : undefined;
+  // A user's https.Agent serves https targets only; http targets keep our pooled agent.
+  const userHttps = userAgent instanceof HttpsAgent ? userAgent : undefined;
+  const userHttp = userHttps === undefined ? userAgent : undefined;
+  const ownHttp = userHttp === undefined ? new HttpAgent(base) : undefined;
   const https = new HttpsAgent({
     ...base,
     rejectUnauthorized: tls.verify,
@@ -64,8 +67,8 @@ export function createAgents(pool: ResolvedPool, tls: ResolvedTls, userAgent: Ht
     ...(tls.servername === undefined ? {} : { servername: tls.servername === false ? '' : tls.servername }),
   });
   return {
-    http: userAgent ?? (ownHttp as HttpAgent),
-    https: userAgent instanceof HttpsAgent ? userAgent : https,
+    http: userHttp ?? (ownHttp as HttpAgent),
+    https: userHttps ?? https,
     destroy() {
       ownHttp?.destroy();
       https.destroy();
