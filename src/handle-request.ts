@@ -72,7 +72,7 @@ function enter(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse): 
   const headers = buildUpstreamHeaders(req, cfg.headerPlan, ctx);
   if (headers.host === undefined && cfg.preserveHost && ctx.host !== '') headers.host = ctx.host;
   const hostFixed = headers.host !== undefined;
-  return { req, res, ctx, upstreamPath, headers, hostFixed, body: resolveBodySource(req, headers) };
+  return { req, res, ctx, upstreamPath, headers, hostFixed, body: resolveBodySource(req, headers, cfg.replayLimit) };
 }
 
 function record(target: ProxyTarget, status: number): void {

@@ -2,6 +2,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { hasParsedBody, serializeParsedBody, utf8ContentType } from './parsed-body.js';
+import { createReplayBody } from './replay-buffer.js';
 
 /** Where the body of each attempt comes from. */
 export interface BodySource {
@@ -11,7 +12,6 @@ export interface BodySource {
   fresh(): Readable | undefined;
 }
 
-const LIVE_OR_EMPTY: BodySource = Object.freeze({ replayable: false, fresh: () => undefined });
 const NO_BODY: BodySource = Object.freeze({ replayable: true, fresh: () => undefined });
 
 /** A request with neither Content-Length (above 0) nor Transfer-Encoding has no body to lose. */
@@ -26,9 +26,11 @@ function bufferSource(bytes: Buffer): BodySource {
 
 /**
  * Chooses the body source for `req` and fixes the framing headers in `headers` to match.
- * A body consumed by a parser is re-sent from `req.body` with a correct Content-Length.
+ * A body consumed by a parser is re-sent from `req.body` with a correct Content-Length; a
+ * streamed body is kept up to `replayLimit` bytes for retries (0 when no retry can happen,
+ * so nothing is recorded).
  */
-export function resolveBodySource(req: IncomingMessage, headers: OutgoingHttpHeaders): BodySource {
+export function resolveBodySource(req: IncomingMessage, headers: OutgoingHttpHeaders, replayLimit: number): BodySource {
   if (hasParsedBody(req)) {
     const bytes = serializeParsedBody(req);
     headers['content-length'] = String(bytes.length);
@@ -50,5 +52,5 @@ export function resolveBodySource(req: IncomingMessage, headers: OutgoingHttpHea
   // A chunked body (its Transfer-Encoding, hop-by-hop, was dropped) is re-chunked upstream.
   // Say so explicitly: for DELETE, OPTIONS and GET Node would send it with no framing at all.
   if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
-  return LIVE_OR_EMPTY;
+  return createReplayBody(req, replayLimit);
 }

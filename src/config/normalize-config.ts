@@ -59,6 +59,8 @@ export interface ResolvedConfig {
   readonly tryDuration: number;
   readonly tryInterval: number;
   readonly maxReplayBody: number;
+  /** `maxReplayBody` when a retry can happen at all (retries or tryDuration), else 0: nothing is recorded. */
+  readonly replayLimit: number;
   readonly expectedStatus: ReadonlySet<number> | undefined;
   readonly maxConns: number;
   readonly errorHandler: ErrorHandler | undefined;
@@ -175,6 +177,16 @@ function resolveBalancerOption(config: ProxyConfig, targets: TargetInput | Targe
   return balancer;
 }
 
+/** Retry limits, and the replay limit they imply: no body is recorded when nothing can retry. */
+function resolveRetrying(config: ProxyConfig): { retries: number; tryDuration: number; maxReplayBody: number; replayLimit: number } {
+  const retries = numberOption('retries', config.retries, DEFAULTS.retries, { integer: true, example: 'retries: 2' });
+  const tryDuration = numberOption('tryDuration', config.tryDuration, DEFAULTS.tryDuration, { example: 'tryDuration: 5000' });
+  const maxReplayBody = numberOption('maxReplayBody', config.maxReplayBody, DEFAULTS.maxReplayBody, {
+    integer: true, example: 'maxReplayBody: 1048576',
+  });
+  return { retries, tryDuration, maxReplayBody, replayLimit: retries > 0 || tryDuration > 0 ? maxReplayBody : 0 };
+}
+
 /**
  * Validates `config` and returns the resolved form. Throws a TypeError whose message starts
  * with `switchyard:` and names the option at fault.
@@ -193,7 +205,9 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   const template = resolveTemplate(config.to);
   const balancer = resolveBalancerOption(config, resolveTargets(config, template));
   const timeouts = { min: 1, integer: true, example: '' };
+  const retrying = resolveRetrying(config);
   return Object.freeze({
+    ...retrying,
     balancer,
     template,
     rewrite: compileRewrite(config.rewrite, config.regexRewrite),
@@ -209,14 +223,9 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     connectTimeout: numberOption('connectTimeout', config.connectTimeout, DEFAULTS.connectTimeout, {
       ...timeouts, example: 'connectTimeout: 10000',
     }),
-    retries: numberOption('retries', config.retries, DEFAULTS.retries, { integer: true, example: 'retries: 2' }),
     retryFilter: functionOption<RetryFilter>('retryFilter', config.retryFilter, "(err, req) => err.code === 'UPSTREAM_UNAVAILABLE'"),
     retryOn: statusListOption('retryOn', config.retryOn, 'retryOn: [502, 503]') ?? new Set(DEFAULTS.retryOn),
-    tryDuration: numberOption('tryDuration', config.tryDuration, DEFAULTS.tryDuration, { example: 'tryDuration: 5000' }),
     tryInterval: numberOption('tryInterval', config.tryInterval, DEFAULTS.tryInterval, { example: 'tryInterval: 250' }),
-    maxReplayBody: numberOption('maxReplayBody', config.maxReplayBody, DEFAULTS.maxReplayBody, {
-      integer: true, example: 'maxReplayBody: 1048576',
-    }),
     expectedStatus: statusListOption('expectedStatus', config.expectedStatus, 'expectedStatus: [200, 204]'),
     maxConns: resolveMaxConns(config.maxConns),
     errorHandler: functionOption<ErrorHandler>('errorHandler', config.errorHandler, '(err, req, res, next) => next(err)'),
