@@ -4,74 +4,27 @@
  * attempt loop → respond (modifyResponse, head, streamed body) or fail (errorHandler once).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { stickyCookie } from './balancer/policies/cookie.js';
 import { countersOf } from './balancer/target.js';
 import { resolveBodySource } from './body/request-body.js';
 import type { ResolvedConfig } from './config/normalize-config.js';
 import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
-import { clientAddress } from './headers/forwarded.js';
-import { buildUpstreamHeaders } from './headers/upstream-headers.js';
-import type { RequestContext } from './request-context.js';
 import { runModifyResponse, type ReplacementBody } from './response/modify-response.js';
 import { streamBody, writeHead } from './response/write-response.js';
 import { runAttempts, type Exchange } from './retry/attempt-loop.js';
-import { hasControlChars, resolveSafePath } from './routing/safe-path.js';
-import { splitPathQuery } from './routing/upstream-url.js';
+import { routeRequest, SKIP } from './routing/route-request.js';
 import type { Forwarder } from './transport/forwarder.js';
 import type { NextFunction, ProxyTarget } from './types.js';
 
 /** The middleware function itself (without the extras `proxy()` attaches). */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void;
 
-const SKIP = Symbol('skip');
-
-function badRequest(): ProxyError {
-  return new ProxyError('BAD_REQUEST', 'request path is not allowed');
-}
-
-function createContext(req: IncomingMessage, path: string, query: string): RequestContext {
-  return {
-    req,
-    method: req.method ?? 'GET',
-    path,
-    query,
-    addr: clientAddress(req),
-    scheme: (req.socket as TLSSocket | undefined)?.encrypted === true ? 'https' : 'http',
-    host: req.headers.host ?? '',
-    params: (req as { params?: Record<string, string> }).params,
-  };
-}
-
-/** Rewrite and template may put request data into the path: check its safety again. */
-function finalUpstreamPath(cfg: ResolvedConfig, ctx: RequestContext): string | undefined {
-  if (cfg.rewrite !== undefined) {
-    const rewritten = splitPathQuery(cfg.rewrite(ctx.path));
-    const safe = resolveSafePath(rewritten.path);
-    if (safe === undefined) return undefined;
-    ctx.path = safe;
-    // A rule may add its own query; the request's query is kept after it.
-    if (rewritten.query !== '') ctx.query = ctx.query === '' ? rewritten.query : `${rewritten.query}&${ctx.query.slice(1)}`;
-  }
-  if (cfg.template === undefined) return ctx.path + ctx.query;
-  const rendered = splitPathQuery(cfg.template.render(ctx));
-  // `{path}` is already resolved, so a dot segment here comes from a value such as
-  // `{header.x}` = `..`: refuse it rather than let request data move the template's segments.
-  return resolveSafePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
-}
-
 /** Everything decided once per request, before the first attempt. */
 function enter(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse): Exchange | ProxyError | typeof SKIP {
-  const { path, query } = splitPathQuery(req.url ?? '/');
-  const safePath = resolveSafePath(path);
-  if (safePath === undefined || hasControlChars(query)) return badRequest();
-  if (cfg.skip !== undefined && cfg.skip(req, safePath)) return SKIP;
-  const ctx = createContext(req, safePath, query);
-  const upstreamPath = finalUpstreamPath(cfg, ctx);
-  if (upstreamPath === undefined) return badRequest();
-  const headers = buildUpstreamHeaders(req, cfg.headerPlan, ctx);
-  if (headers.host === undefined && cfg.preserveHost && ctx.host !== '') headers.host = ctx.host;
-  const hostFixed = headers.host !== undefined;
+  const r = routeRequest(cfg, req);
+  if (r === SKIP || r instanceof ProxyError) return r;
+  const { ctx, upstreamPath, headers, hostFixed } = r;
   return { req, res, ctx, upstreamPath, headers, hostFixed, body: resolveBodySource(req, headers, cfg.replayLimit) };
 }
 
@@ -146,6 +99,10 @@ async function respond(
   // The upstream answered before the client finished sending (an early 413, say): close the
   // connection after this response instead of leaving the unread upload hanging on it.
   if (!x.req.complete) x.res.shouldKeepAlive = false;
+  // Set here, once the target whose response is sent is known: a retried attempt leaves no
+  // cookie behind, and an error reply (from no target) pins the client to none.
+  const sticky = stickyCookie(cfg.balancer, x.req, target);
+  if (sticky !== undefined) x.res.appendHeader('set-cookie', sticky);
   try {
     writeHead(proxyRes, x.res, cfg.responseRules, x.ctx, cfg.modifyResponse !== undefined);
   } catch (err) {

@@ -1,12 +1,14 @@
 /** `proxy(config)`: composes the modules into one middleware and owns what they create. */
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { targetStats } from './balancer/target.js';
 import { normalizeConfig } from './config/normalize-config.js';
 import { createRequestHandler } from './handle-request.js';
+import { startActiveHealth } from './health/active.js';
 import { createAgents } from './transport/agent.js';
 import { createForwarder } from './transport/forwarder.js';
+import { createUpgradeForwarder } from './transport/upgrade-forwarder.js';
 import type { ProxyConfig, ProxyMiddleware } from './types.js';
+import { createUpgradeHandler, refuseUpgrade } from './websocket/handle-upgrade.js';
+import { createSocketRegistry } from './websocket/socket-registry.js';
 
 /**
  * Creates the proxy middleware. Everything is validated and compiled here, once: an invalid
@@ -26,20 +28,29 @@ export function proxy(config: ProxyConfig): ProxyMiddleware {
   });
   const state = { closed: false };
   const handle = createRequestHandler(cfg, forwarder, state);
+  // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
+  const tunnels = cfg.ws ? createSocketRegistry() : undefined;
+  const upgrade = tunnels === undefined ? refuseUpgrade : createUpgradeHandler(
+    cfg,
+    createUpgradeForwarder({ agents, timeout: cfg.timeout, connectTimeout: cfg.connectTimeout, verifyTls: cfg.tls.verify }),
+    tunnels,
+    state,
+  );
+  const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
   let closed: Promise<void> | undefined;
 
   const extras = {
     balancer: cfg.balancer,
     stats: () => cfg.balancer.targets.map(targetStats),
-    upgrade(_req: IncomingMessage, socket: Duplex, _head: Buffer): void {
-      // WebSocket proxying is not available yet (ws: true is refused by proxy()).
-      socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    },
+    upgrade,
     close(): Promise<void> {
       state.closed = true;
       closed ??= Promise.resolve().then(() => {
         forwarder.close();
         agents.destroy();
+        tunnels?.closeAll();
+        cfg.passive?.close();
+        return active?.close();
       });
       return closed;
     },

@@ -93,7 +93,7 @@ export type TrustProxy = boolean | readonly string[] | ((ip: string) => boolean)
 
 /** Active health checks: `GET path` on each target every `interval`. */
 export interface HealthCheckOptions {
-  /** Path requested on each target, e.g. `'/health'`. */
+  /** Path requested on each target's host, e.g. `'/health'` (from the host's root: the target's path prefix is not added). */
   path: string;
   /** Milliseconds between checks. @default 10000 */
   interval?: number;
@@ -135,7 +135,10 @@ export interface TlsOptions {
   verify?: boolean;
   /** SNI server name; `false` disables SNI. @default the target's host name */
   servername?: string | false;
-  /** Extra trusted CA certificates (PEM). @default Node's bundled CAs */
+  /**
+   * Trusted CA certificates (PEM). Like Node's `ca`, this replaces the bundled roots; to add
+   * to them pass `[...tls.rootCertificates, myCa]`. @default Node's bundled CAs
+   */
   ca?: string | Buffer | Array<string | Buffer>;
   /** Client certificate for mutual TLS (PEM). @default none */
   cert?: string | Buffer;
@@ -239,7 +242,7 @@ export interface ProxyConfig {
   pool?: PoolOptions;
   /** Your own agent instead of the pooled one; `pool` is then ignored. @default none */
   agent?: Agent;
-  /** TLS settings for `https:` targets. @default `{ verify: true }` */
+  /** TLS settings for `https:` and `wss:` targets. @default `{ verify: true }` */
   tls?: TlsOptions;
   /** Proxy WebSocket upgrades through `mw.upgrade`. @default false */
   ws?: boolean;

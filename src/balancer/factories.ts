@@ -3,11 +3,17 @@
  * {@link createBalancer} plus a policy's chooser. A new policy is a new file in `policies/`
  * and a new line here.
  */
-import type { Balancer, TargetInput } from '../types.js';
+import type { Balancer, CookiePolicy, TargetInput } from '../types.js';
 import { createBalancer } from './balancer.js';
+import { checkCookieName, checkHeaderName, checkKeys, checkSecret } from './policy-args.js';
+import { createCookieBalancer } from './policies/cookie.js';
 import { createFirst } from './policies/first.js';
+import { createHeaderHash } from './policies/header-hash.js';
+import { createIpHash } from './policies/ip-hash.js';
+import { createLeastConn } from './policies/least-conn.js';
 import { createRandom } from './policies/random.js';
 import { createRoundRobin } from './policies/round-robin.js';
+import { createUriHash } from './policies/uri-hash.js';
 
 /**
  * Smooth weighted round robin (nginx): weights 5,1,1 give `a a b a c a a`; a zero-weight
@@ -32,4 +38,59 @@ export function random(targets: readonly TargetInput[]): Balancer {
  */
 export function first(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createFirst(), { option: 'first() targets' });
+}
+
+/**
+ * Least connections: the available target with the fewest requests in flight; with weights,
+ * the lowest in-flight count / weight. Equally loaded targets take turns (weighted round robin).
+ * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ */
+export function leastConn(targets: readonly TargetInput[]): Balancer {
+  return createBalancer(targets, createLeastConn(), { option: 'leastConn() targets' });
+}
+
+/**
+ * Client IP hash (rendezvous): a client address keeps its target while it is available.
+ * Keys on the socket's peer address, not on `X-Forwarded-For`. Weights are honoured.
+ * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ */
+export function ipHash(targets: readonly TargetInput[]): Balancer {
+  return createBalancer(targets, createIpHash(), { option: 'ipHash() targets' });
+}
+
+/**
+ * URI hash (rendezvous) on `req.url` as the middleware sees it (path and query, mount path
+ * stripped, before rewrite): a URL keeps its target while it is available. Weights are honoured.
+ * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ */
+export function uriHash(targets: readonly TargetInput[]): Balancer {
+  return createBalancer(targets, createUriHash(), { option: 'uriHash() targets' });
+}
+
+/**
+ * Header hash (rendezvous) on the value of header `name`: a value keeps its target while it
+ * is available. Without the header (or with it empty) the request is balanced round robin.
+ * @throws TypeError when `name` is not a header name, on an invalid target, a duplicate
+ * name, or when all weights are 0.
+ */
+export function headerHash(name: string, targets: readonly TargetInput[]): Balancer {
+  const header = checkHeaderName(name, 'headerHash() name', "headerHash('X-User', ['http://127.0.0.1:3001'])");
+  return createBalancer(targets, createHeaderHash(header), { option: 'headerHash() targets' });
+}
+
+/**
+ * Sticky sessions on cookie `name`. Without a valid cookie the request is balanced round
+ * robin and the response sets `<name>=<id>; Path=/; HttpOnly; SameSite=Lax`; with one it goes
+ * back to the same target while that target is available. The id is a hash of the target's
+ * name (an HMAC with `opts.secret` when given), never its URL.
+ * @param opts.secret key for the id's HMAC-SHA256. @default none (a plain SHA-256 of the name)
+ * @throws TypeError when `name` is not a cookie name, `opts` is not `{ secret? }`, on an
+ * invalid target, a duplicate name, or when all weights are 0.
+ */
+export function cookie(name: string, targets: readonly TargetInput[], opts: Pick<CookiePolicy, 'secret'> = {}): Balancer {
+  const example = "cookie('sticky', ['http://127.0.0.1:3001'], { secret: process.env.STICKY_SECRET })";
+  const cookieName = checkCookieName(name, 'cookie() name', example);
+  const options = checkKeys(opts, ['secret'], 'cookie() options', example);
+  const secret = checkSecret(options['secret'], 'cookie() options.secret', example);
+  return createCookieBalancer(targets, cookieName, secret, 'cookie() targets');
 }

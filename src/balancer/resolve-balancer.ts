@@ -2,19 +2,28 @@
 import type { Balancer, BalancerOption, TargetInput } from '../types.js';
 import { createBalancer, type Chooser } from './balancer.js';
 import { describeValue } from '../config/describe-value.js';
+import { checkCookieName, checkHeaderName, checkKeys, checkSecret } from './policy-args.js';
+import { createCookieBalancer } from './policies/cookie.js';
 import { createFirst } from './policies/first.js';
+import { createHeaderHash } from './policies/header-hash.js';
+import { createIpHash } from './policies/ip-hash.js';
+import { createLeastConn } from './policies/least-conn.js';
 import { createRandom } from './policies/random.js';
 import { createRoundRobin } from './policies/round-robin.js';
+import { createUriHash } from './policies/uri-hash.js';
 
 /** Policy names and the chooser each one gets; adding a policy is adding a line. */
 const CHOOSERS: Readonly<Record<string, () => Chooser>> = Object.freeze({
   round_robin: createRoundRobin,
   random: createRandom,
   first: createFirst,
+  least_conn: createLeastConn,
+  ip_hash: createIpHash,
+  uri_hash: createUriHash,
 });
 
-/** Names from the contract whose policies are not built yet. */
-const NOT_YET: ReadonlySet<string> = new Set(['least_conn', 'ip_hash', 'uri_hash']);
+const HEADER_EXAMPLE = "{ header: 'X-User' }";
+const COOKIE_EXAMPLE = "{ cookie: 'sticky', secret: process.env.STICKY_SECRET }";
 
 const EXPECTED =
   "'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', { header: 'X-Name' }, { cookie: 'name' } " +
@@ -29,14 +38,34 @@ function missingMembers(value: object): string[] {
 }
 
 function isPolicyObject(value: object): boolean {
-  const v = value as Record<string, unknown>;
-  return typeof v['header'] === 'string' || typeof v['cookie'] === 'string';
+  return Object.hasOwn(value, 'header') || Object.hasOwn(value, 'cookie');
+}
+
+function requireTargets(targets: TargetInput | readonly TargetInput[] | undefined): readonly TargetInput[] {
+  if (targets === undefined) {
+    throw new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'");
+  }
+  return Array.isArray(targets) ? targets : [targets as TargetInput];
+}
+
+/** `{ header: 'X-Name' }` or `{ cookie: 'name', secret? }` over `targets`. */
+function fromPolicyObject(policy: object, targets: TargetInput | readonly TargetInput[] | undefined): Balancer {
+  if (Object.hasOwn(policy, 'header')) {
+    const v = checkKeys(policy, ['header'], 'balancer { header }', HEADER_EXAMPLE);
+    const header = checkHeaderName(v['header'], 'balancer.header', HEADER_EXAMPLE);
+    return createBalancer(requireTargets(targets), createHeaderHash(header), { option: 'targets' });
+  }
+  const v = checkKeys(policy, ['cookie', 'secret'], 'balancer { cookie }', COOKIE_EXAMPLE);
+  const name = checkCookieName(v['cookie'], 'balancer.cookie', COOKIE_EXAMPLE);
+  const secret = checkSecret(v['secret'], 'balancer.secret', COOKIE_EXAMPLE);
+  return createCookieBalancer(requireTargets(targets), name, secret, 'targets');
 }
 
 /**
  * Resolves `config.balancer` (default `'round_robin'`) with `config.targets`:
- * - a policy name creates our balancer over `targets` (required; `[]` is allowed: requests
- *   get `NO_UPSTREAM` until targets are added with `balancer.add()`);
+ * - a policy name, `{ header }` or `{ cookie, secret? }` creates our balancer over `targets`
+ *   (required; `[]` is allowed: requests get `NO_UPSTREAM` until targets are added with
+ *   `balancer.add()`);
  * - a Balancer instance is used as is. It is recognised by shape (`targets` array, `add`,
  *   `remove`, `next`), not `instanceof`, so a user's own implementation and one from the
  *   other build (ESM vs CommonJS) both work.
@@ -49,14 +78,7 @@ export function resolveBalancer(
   const policy: unknown = option === undefined ? 'round_robin' : option;
   if (typeof policy === 'string') {
     const chooser = Object.hasOwn(CHOOSERS, policy) ? CHOOSERS[policy] : undefined;
-    if (chooser !== undefined) {
-      if (targets === undefined) {
-        throw new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'");
-      }
-      const inputs: readonly TargetInput[] = Array.isArray(targets) ? targets : [targets as TargetInput];
-      return createBalancer(inputs, chooser(), { option: 'targets' });
-    }
-    if (NOT_YET.has(policy)) throw new TypeError(`switchyard: balancer ${JSON.stringify(policy)} is not available yet`);
+    if (chooser !== undefined) return createBalancer(requireTargets(targets), chooser(), { option: 'targets' });
   } else if (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) {
     const missing = missingMembers(policy);
     if (missing.length === 0) {
@@ -68,9 +90,7 @@ export function resolveBalancer(
       }
       return policy as Balancer;
     }
-    if (isPolicyObject(policy)) {
-      throw new TypeError(`switchyard: balancer ${describeValue(policy)} is not available yet`);
-    }
+    if (isPolicyObject(policy)) return fromPolicyObject(policy, targets);
     if (missing.length < INSTANCE_MEMBERS.length) {
       throw new TypeError(
         `switchyard: balancer looks like a Balancer instance but lacks ${missing.join(', ')}; ` +

@@ -3,10 +3,13 @@
  * compiles rules once, so the per-request path reads plain resolved values.
  */
 import type { Agent } from 'node:http';
+import { isIP } from 'node:net';
 import { resolveBalancer } from '../balancer/resolve-balancer.js';
 import { setTargetDefaults } from '../balancer/balancer.js';
 import { compileTrustProxy } from '../headers/forwarded.js';
 import { compileHeaderRules, type CompiledHeaderRules } from '../headers/header-rules.js';
+import { HEALTH_CHECK_DEFAULTS, type HealthCheckSettings } from '../health/active.js';
+import { createPassiveHealth, PASSIVE_DEFAULTS, type PassiveHealth } from '../health/passive.js';
 import type { RequestHeaderPlan } from '../headers/upstream-headers.js';
 import { compileRewrite, type RewritePath } from '../routing/rewrite.js';
 import { compileSkip, type SkipCheck } from '../routing/skip.js';
@@ -63,6 +66,13 @@ export interface ResolvedConfig {
   readonly replayLimit: number;
   readonly expectedStatus: ReadonlySet<number> | undefined;
   readonly maxConns: number;
+  /** Active health check settings; `undefined` when off (`proxy()` starts the checker). */
+  readonly healthCheck: HealthCheckSettings | undefined;
+  /**
+   * The passive tracker, created here like the balancer (it holds no timer until a failure);
+   * `undefined` when off. `close()` of the middleware closes it.
+   */
+  readonly passive: PassiveHealth | undefined;
   readonly errorHandler: ErrorHandler | undefined;
   readonly modifyResponse: ModifyResponse | undefined;
   readonly contextKey: string;
@@ -79,10 +89,6 @@ const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'maxReplayBody', 'expectedStatus', 'healthCheck', 'passive', 'maxConns',
   'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'agent', 'tls', 'ws',
 ];
-
-// Options of later milestones: accepted by the types, refused until they work, so nobody
-// believes a health check or retry is protecting them when it is not.
-const NOT_YET: readonly (keyof ProxyConfig)[] = ['healthCheck', 'passive', 'ws'];
 
 function resolvePool(value: unknown): ResolvedPool {
   const pool = objectOption('pool', value, '{ keepAlive: true, maxSockets: 64 }');
@@ -111,8 +117,11 @@ function resolveTls(value: unknown): ResolvedTls {
   if (tls === undefined) return DEFAULTS.tls;
   rejectUnknownKeys('tls', tls, ['verify', 'servername', 'ca', 'cert', 'key']);
   const { servername, ca, cert, key } = tls;
-  if (servername !== undefined && servername !== false && typeof servername !== 'string') {
+  if (servername !== undefined && servername !== false && (typeof servername !== 'string' || servername === '')) {
     throw configError('tls.servername', `must be a host name or false, got ${describeValue(servername)}`, "'api.internal'");
+  }
+  if (typeof servername === 'string' && isIP(servername) !== 0) {
+    throw configError('tls.servername', `must be a host name, not an IP address (RFC 6066 forbids IPs in SNI), got ${servername}`, 'false');
   }
   if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem))) {
     throw configError('tls.ca', 'must be a PEM string, a Buffer or an array of them', 'fs.readFileSync("ca.pem")');
@@ -171,6 +180,55 @@ function resolveMaxConns(value: unknown): number {
   return numberOption('maxConns', value, DEFAULTS.maxConns, { min: 1, integer: true, allowInfinity: true, example: 'maxConns: 100' });
 }
 
+const HEALTH_KEYS = ['path', 'interval', 'timeout', 'port', 'expectStatus', 'healthyAfter', 'unhealthyAfter'];
+
+function resolveHealthCheck(value: unknown): HealthCheckSettings | undefined {
+  const hc = objectOption('healthCheck', value, "{ path: '/health', interval: 10000 }");
+  if (hc === undefined) return undefined;
+  rejectUnknownKeys('healthCheck', hc, HEALTH_KEYS);
+  const path = hc['path'];
+  // Sent as the request line as is: anything Node would refuse or reinterpret is refused here.
+  if (typeof path !== 'string' || !/^\/[^\s#\x00-\x1f\x7f]*$/.test(path)) {
+    throw configError('healthCheck.path', `must be a path starting with /, got ${describeValue(path)}`, "healthCheck: { path: '/health' }");
+  }
+  const port = hc['port'];
+  if (port !== undefined && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw configError('healthCheck.port', `must be an integer from 1 to 65535, got ${describeValue(port)}`, "healthCheck: { path: '/health', port: 9000 }");
+  }
+  const expectStatus = statusListOption('healthCheck.expectStatus', hc['expectStatus'], "healthCheck: { path: '/health', expectStatus: [200, 204] }");
+  if (expectStatus?.size === 0) {
+    throw configError('healthCheck.expectStatus', 'must list at least one status', "healthCheck: { path: '/health', expectStatus: [200] }");
+  }
+  const d = HEALTH_CHECK_DEFAULTS;
+  const count = (name: string, fallback: number): number =>
+    numberOption(`healthCheck.${name}`, hc[name], fallback, {
+      min: 1, integer: true, example: `healthCheck: { path: '/health', ${name}: ${fallback === 1 ? 2 : fallback} }`,
+    });
+  return Object.freeze({
+    path,
+    interval: count('interval', d.interval),
+    timeout: count('timeout', d.timeout),
+    port: port as number | undefined,
+    expectStatus,
+    healthyAfter: count('healthyAfter', d.healthyAfter),
+    unhealthyAfter: count('unhealthyAfter', d.unhealthyAfter),
+  });
+}
+
+function resolvePassive(value: unknown): PassiveHealth | undefined {
+  const passive = objectOption('passive', value, '{ maxFails: 3, failTimeout: 10000 }');
+  if (passive === undefined) return undefined;
+  rejectUnknownKeys('passive', passive, ['maxFails', 'failTimeout']);
+  return createPassiveHealth({
+    maxFails: numberOption('passive.maxFails', passive['maxFails'], PASSIVE_DEFAULTS.maxFails, {
+      min: 1, integer: true, example: 'passive: { maxFails: 3 }',
+    }),
+    failTimeout: numberOption('passive.failTimeout', passive['failTimeout'], PASSIVE_DEFAULTS.failTimeout, {
+      min: 1, integer: true, example: 'passive: { failTimeout: 10000 }',
+    }),
+  });
+}
+
 function resolveBalancerOption(config: ProxyConfig, targets: TargetInput | TargetInput[] | undefined): Balancer {
   const balancer = resolveBalancer(config.balancer, targets);
   if (config.maxConns !== undefined) setTargetDefaults(balancer, { maxConns: resolveMaxConns(config.maxConns) });
@@ -197,11 +255,6 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     throw new TypeError(`switchyard: proxy() takes a config object, e.g. proxy({ targets: 'http://127.0.0.1:3001' }); got ${describeValue(raw)}`);
   }
   rejectUnknownKeys('', raw, KNOWN_OPTIONS);
-  for (const name of NOT_YET) {
-    if (config[name] !== undefined && config[name] !== false) {
-      throw new TypeError(`switchyard: ${name} is not available in this version yet; remove it from the config`);
-    }
-  }
   const template = resolveTemplate(config.to);
   const balancer = resolveBalancerOption(config, resolveTargets(config, template));
   const timeouts = { min: 1, integer: true, example: '' };
@@ -228,6 +281,8 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     tryInterval: numberOption('tryInterval', config.tryInterval, DEFAULTS.tryInterval, { example: 'tryInterval: 250' }),
     expectedStatus: statusListOption('expectedStatus', config.expectedStatus, 'expectedStatus: [200, 204]'),
     maxConns: resolveMaxConns(config.maxConns),
+    healthCheck: resolveHealthCheck(config.healthCheck),
+    passive: resolvePassive(config.passive),
     errorHandler: functionOption<ErrorHandler>('errorHandler', config.errorHandler, '(err, req, res, next) => next(err)'),
     modifyResponse: functionOption<ModifyResponse>('modifyResponse', config.modifyResponse, '(proxyRes) => { proxyRes.headers["x-a"] = "1"; }'),
     contextKey: resolveContextKey(config.contextKey),

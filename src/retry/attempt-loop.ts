@@ -3,7 +3,7 @@
  * or a client that went away. One attempt knows nothing of retries; the loop decides.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { countersOf } from '../balancer/target.js';
+import { countersOf, isAvailable, isLiveTarget } from '../balancer/target.js';
 import type { BodySource } from '../body/request-body.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
 import { classifyFailure } from '../errors/classify-error.js';
@@ -51,10 +51,47 @@ function pause(res: ServerResponse, ms: number): Promise<void> {
   });
 }
 
+/**
+ * Whether `t` may be sent to now. Our balancers only return such targets; a custom balancer
+ * cannot see our health marks or `maxConns`, so its choice is checked here.
+ */
+function isUsable(t: ProxyTarget, maxConns: number): boolean {
+  if (isLiveTarget(t)) return isAvailable(t);
+  const c = countersOf(t);
+  return t.healthy !== false && c.healthy && c.active < maxConns;
+}
+
+/** Asks again with `skipped` (unusable targets) excluded, still preferring untried targets. */
+function askAgain(
+  balancer: Balancer,
+  req: IncomingMessage,
+  tried: Set<ProxyTarget> | undefined,
+  skipped: Set<ProxyTarget>,
+): ProxyTarget | undefined {
+  if (tried === undefined) return balancer.next(req, skipped);
+  return balancer.next(req, new Set([...tried, ...skipped])) ?? balancer.next(req, skipped);
+}
+
 /** Prefers a target not tried yet; once every available one was tried, any available one. */
-function pickTarget(balancer: Balancer, req: IncomingMessage, tried: Set<ProxyTarget> | undefined): ProxyTarget | undefined {
-  if (tried === undefined) return balancer.next(req);
-  return balancer.next(req, tried) ?? balancer.next(req);
+export function pickTarget(
+  balancer: Balancer,
+  req: IncomingMessage,
+  tried: Set<ProxyTarget> | undefined,
+  maxConns: number,
+): ProxyTarget | undefined {
+  let target = tried === undefined ? balancer.next(req) : balancer.next(req, tried) ?? balancer.next(req);
+  if (target === undefined || isUsable(target, maxConns)) return target;
+  // Exclude the unusable choice and ask again; the exclude set exists only on this rare path.
+  // Bounded by the target count, and a target returned twice ends it (a balancer ignoring
+  // `exclude` cannot loop us): NO_UPSTREAM then, as when every target is down or full.
+  const skipped = new Set<ProxyTarget>();
+  const limit = balancer.targets.length;
+  do {
+    skipped.add(target);
+    if (skipped.size > limit) return undefined;
+    target = askAgain(balancer, req, tried, skipped);
+  } while (target !== undefined && !skipped.has(target) && !isUsable(target, maxConns));
+  return target === undefined || skipped.has(target) ? undefined : target;
 }
 
 function setContext(res: ServerResponse, key: string, target: ProxyTarget): void {
@@ -108,6 +145,7 @@ async function attemptOnce(
     return ABORTED;
   }
   counters.failures++;
+  cfg.passive?.recordFailure(target);
   const error = classifyFailure(result.failure, result.cause, { target, attempts, connected: result.connected });
   return { kind: 'failed', error, statusRetry: false };
 }
@@ -124,7 +162,7 @@ export async function runAttempts(x: Exchange, cfg: ResolvedConfig, forwarder: F
   let attempts = 0;
   let lastError: ProxyError | undefined;
   for (;;) {
-    const target = pickTarget(cfg.balancer, x.req, tried);
+    const target = pickTarget(cfg.balancer, x.req, tried, cfg.maxConns);
     if (target === undefined) {
       return { kind: 'error', error: lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts }) };
     }

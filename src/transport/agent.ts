@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { ResolvedPool, ResolvedTls } from '../config/normalize-config.js';
 
 const LOOPBACK: readonly LookupAddress[] = [
@@ -30,10 +30,28 @@ export const lookupLocalhost: LookupFunction = (hostname, options, callback) => 
   });
 };
 
+/**
+ * The SNI name for an `https:` target: `tls.servername` when configured (`false` → `''`,
+ * which tells Node to send none), else the target's host name without a trailing dot. An IP
+ * address gives `''`: RFC 6066 forbids IP literals in SNI.
+ */
+export function targetServername(url: URL, configured: string | false | undefined): string {
+  if (configured !== undefined) return configured === false ? '' : configured;
+  let host = url.hostname;
+  if (host.startsWith('[')) return '';
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  return isIP(host) === 0 ? host : '';
+}
+
 /** The agents one middleware sends through: one per scheme, shared by all its targets. */
 export interface Agents {
   readonly http: HttpAgent;
   readonly https: HttpsAgent;
+  /**
+   * The SNI name to send to `url`, passed with every https request: left alone, Node's agent
+   * derives it from the `Host` header, which `preserveHost` or `headers` may have replaced.
+   */
+  servername(url: URL): string;
   /** Destroys pooled sockets of the agents this middleware created (never a user's agent). */
   destroy(): void;
 }
@@ -63,12 +81,11 @@ export function createAgents(pool: ResolvedPool, tls: ResolvedTls, userAgent: Ht
     ca: tls.ca,
     cert: tls.cert,
     key: tls.key,
-    // '' tells Node to send no SNI at all.
-    ...(tls.servername === undefined ? {} : { servername: tls.servername === false ? '' : tls.servername }),
   });
   return {
     http: userHttp ?? (ownHttp as HttpAgent),
     https: userHttps ?? https,
+    servername: (url) => targetServername(url, tls.servername),
     destroy() {
       ownHttp?.destroy();
       https.destroy();

@@ -116,8 +116,12 @@ function onProxyReq(a: Attempt, proxyReq: ClientRequest, socket: Socket): void {
  * its urlJoin, which drops a lone trailing `?` (`/p?` → `/p`). A fresh base object per attempt
  * whose `path` always reads as ours keeps the request target byte for byte.
  */
-function exactPathBase(path: string): object {
-  return Object.defineProperty({}, 'path', { get: () => path, set: () => {}, enumerable: true });
+function exactPathBase(path: string, base: object = {}): object {
+  return Object.defineProperty(base, 'path', { get: () => path, set: () => {}, enumerable: true });
+}
+
+function outgoingBase(path: string, tls: object | undefined): object | undefined {
+  return path.endsWith('?') ? exactPathBase(path, tls) : tls;
 }
 
 function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
@@ -158,7 +162,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
         selfHandleResponse: true,
         toProxy: true,
         // Only the rare lone trailing `?` needs the exact-path base; skip its cost otherwise.
-        ssl: request.path.endsWith('?') ? exactPathBase(request.path) : undefined,
+        // TLS gets a fresh `{ servername }` per attempt (http-proxy-3 writes into `ssl`).
+        ssl: outgoingBase(request.path, secure ? { servername: opts.agents.servername(url) } : undefined),
         prependPath: false,
         secure: opts.verifyTls,
         [ATTEMPT]: a,

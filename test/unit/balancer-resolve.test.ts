@@ -92,14 +92,15 @@ describe('resolveBalancer', () => {
     expect(resolveBalancer(instance, undefined)).toBe(instance);
   });
 
-  it.each<[string, unknown, string]>([
-    ['least_conn', 'least_conn', 'switchyard: balancer "least_conn" is not available yet'],
-    ['ip_hash', 'ip_hash', 'switchyard: balancer "ip_hash" is not available yet'],
-    ['uri_hash', 'uri_hash', 'switchyard: balancer "uri_hash" is not available yet'],
-    ['{ header }', { header: 'X-User' }, 'switchyard: balancer { header } is not available yet'],
-    ['{ cookie }', { cookie: 'sid', secret: 's' }, 'switchyard: balancer { cookie, secret } is not available yet'],
-  ])('%s is not available yet', (_label, option, message) => {
-    expect(() => resolveBalancer(option as BalancerOption, two)).toThrow(new TypeError(message));
+  // Their behaviour is tested in balancer-policies-*.test.ts.
+  it.each<[string, BalancerOption]>([
+    ['least_conn', 'least_conn'],
+    ['ip_hash', 'ip_hash'],
+    ['uri_hash', 'uri_hash'],
+    ['{ header }', { header: 'X-User' }],
+    ['{ cookie }', { cookie: 'sid', secret: 's' }],
+  ])('%s resolves to a balancer over targets', (_label, option) => {
+    expect(resolveBalancer(option, two).targets.map((t) => t.name)).toEqual(['a:1', 'b:2']);
   });
 
   const expected =

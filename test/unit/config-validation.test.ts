@@ -172,18 +172,6 @@ describe('proxy() rejects invalid options with a TypeError naming the option', (
   });
 });
 
-describe('options of later milestones are refused for now', () => {
-  it.each<[string, Record<string, unknown>]>([
-    ['healthCheck', { healthCheck: { path: '/health' } }],
-    ['passive', { passive: { maxFails: 3 } }],
-    ['ws', { ws: true }],
-  ])('%s', (name, extra) => {
-    const err = thrownBy(withTarget(extra));
-    expect(err).toBeInstanceOf(TypeError);
-    expect(err.message).toBe(`switchyard: ${name} is not available in this version yet; remove it from the config`);
-  });
-});
-
 describe('valid configs are accepted', () => {
   const created: ProxyMiddleware[] = [];
   afterEach(async () => {

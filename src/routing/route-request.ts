@@ -1,0 +1,86 @@
+/**
+ * The "enter" step shared by HTTP requests and WebSocket upgrades: path safety → skip/except →
+ * rewrite → template → upstream headers. Everything here is decided once per request, before
+ * the first attempt, so both pipelines route and label a request the same way.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { ResolvedConfig } from '../config/normalize-config.js';
+import { ProxyError } from '../errors/proxy-error.js';
+import { clientAddress } from '../headers/forwarded.js';
+import { escapeHeaderValue } from '../headers/header-rules.js';
+import { buildUpstreamHeaders, hasInvalidHeaderName } from '../headers/upstream-headers.js';
+import type { RequestContext } from '../request-context.js';
+import { hasControlChars, resolveSafePath } from './safe-path.js';
+import { splitPathQuery } from './upstream-url.js';
+
+/** Returned by {@link routeRequest} when `skip` or `except` says the request is not proxied. */
+export const SKIP: unique symbol = Symbol('switchyard.skip');
+
+/** Where a request goes and what it carries, fixed before the first attempt. */
+export interface RoutedRequest {
+  readonly ctx: RequestContext;
+  /** Upstream path and query after rewrite and template, before the target prefix. */
+  readonly upstreamPath: string;
+  /** Upstream request headers (hop-by-hop removed, forwarded headers and rules applied). */
+  readonly headers: OutgoingHttpHeaders;
+  /** True when `host` was fixed before the first attempt (preserveHost or a header rule). */
+  readonly hostFixed: boolean;
+}
+
+/** The parts of the resolved config routing reads. */
+export type RouteConfig = Pick<ResolvedConfig, 'skip' | 'rewrite' | 'template' | 'headerPlan' | 'preserveHost'>;
+
+function badRequest(): ProxyError {
+  return new ProxyError('BAD_REQUEST', 'request path is not allowed');
+}
+
+function createContext(req: IncomingMessage, path: string, query: string): RequestContext {
+  return {
+    req,
+    method: req.method ?? 'GET',
+    path,
+    query,
+    addr: clientAddress(req),
+    scheme: (req.socket as TLSSocket | undefined)?.encrypted === true ? 'https' : 'http',
+    // Used as X-Forwarded-Host and, with preserveHost, as Host: never with CR/LF/NUL in it.
+    host: escapeHeaderValue(req.headers.host ?? ''),
+    params: (req as { params?: Record<string, string> }).params,
+  };
+}
+
+/** Rewrite and template may put request data into the path: check its safety again. */
+function finalUpstreamPath(cfg: RouteConfig, ctx: RequestContext): string | undefined {
+  if (cfg.rewrite !== undefined) {
+    const rewritten = splitPathQuery(cfg.rewrite(ctx.path));
+    const safe = resolveSafePath(rewritten.path);
+    if (safe === undefined) return undefined;
+    ctx.path = safe;
+    // A rule may add its own query; the request's query is kept after it.
+    if (rewritten.query !== '') ctx.query = ctx.query === '' ? rewritten.query : `${rewritten.query}&${ctx.query.slice(1)}`;
+  }
+  if (cfg.template === undefined) return ctx.path + ctx.query;
+  const rendered = splitPathQuery(cfg.template.render(ctx));
+  // `{path}` is already resolved, so a dot segment here comes from a value such as
+  // `{header.x}` = `..`: refuse it rather than let request data move the template's segments.
+  return resolveSafePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
+}
+
+/**
+ * Routes `req` (its `req.url` as the caller sees it: mount-relative under Express): a
+ * `BAD_REQUEST` error for an unsafe path, {@link SKIP} for a skipped one, else the routed
+ * request. A throwing user function (`skip`, a header function) propagates to the caller.
+ */
+export function routeRequest(cfg: RouteConfig, req: IncomingMessage): RoutedRequest | ProxyError | typeof SKIP {
+  const { path, query } = splitPathQuery(req.url ?? '/');
+  const safePath = resolveSafePath(path);
+  if (safePath === undefined || hasControlChars(query)) return badRequest();
+  if (hasInvalidHeaderName(req)) return new ProxyError('BAD_REQUEST', 'request header name is not a token');
+  if (cfg.skip !== undefined && cfg.skip(req, safePath)) return SKIP;
+  const ctx = createContext(req, safePath, query);
+  const upstreamPath = finalUpstreamPath(cfg, ctx);
+  if (upstreamPath === undefined) return badRequest();
+  const headers = buildUpstreamHeaders(req, cfg.headerPlan, ctx);
+  if (headers.host === undefined && cfg.preserveHost && ctx.host !== '') headers.host = ctx.host;
+  return { ctx, upstreamPath, headers, hostFixed: headers.host !== undefined };
+}
