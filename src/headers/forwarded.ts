@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { TrustProxy } from '../types.js';
+import { escapeHeaderValue } from './header-rules.js';
 
 /** Decides whether a direct peer (by IP) may supply `X-Forwarded-*`. */
 export type IsTrusted = (ip: string) => boolean;
@@ -215,7 +216,8 @@ export function clientAddress(req: IncomingMessage): string {
 
 function joined(value: string | string[] | undefined): string {
   if (value === undefined) return '';
-  return (typeof value === 'string' ? value : value.join(', ')).trim();
+  // A trusted peer's values are still request data: no CR/LF/NUL reaches the upstream.
+  return escapeHeaderValue(typeof value === 'string' ? value : value.join(', ')).trim();
 }
 
 function orElse(value: string, fallback: string): string {

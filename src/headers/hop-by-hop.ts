@@ -32,7 +32,11 @@ function addTokens(value: string, into: string[] | undefined): string[] | undefi
     if (end === -1) end = value.length;
     const token = value.slice(start, end).trim().toLowerCase();
     // `close` is a connection option, not a header name; HOP_BY_HOP names are removed anyway.
-    if (token !== '' && token !== 'close' && !HOP_BY_HOP.has(token)) (into ??= []).push(token);
+    // `Content-Length` frames the message for every recipient (RFC 9110 §7.6.1): honouring
+    // `Connection: Content-Length` would send a GET or DELETE body unframed, so the upstream
+    // reads it as a second request (request smuggling).
+    const kept = token !== '' && token !== 'close' && token !== 'content-length';
+    if (kept && !HOP_BY_HOP.has(token)) (into ??= []).push(token);
     start = end + 1;
   }
   return into;
@@ -40,9 +44,9 @@ function addTokens(value: string, into: string[] | undefined): string[] | undefi
 
 /**
  * The extra header names a `Connection` header declares hop-by-hop (RFC 9110 §7.6.1):
- * lowercased and trimmed, leaving out `close` and names already in {@link HOP_BY_HOP}, which
- * callers drop anyway. `undefined` when there are none, so the common `keep-alive` / `close`
- * case allocates nothing.
+ * lowercased and trimmed, leaving out `close`, `content-length` (never dropped: it frames the
+ * message) and names already in {@link HOP_BY_HOP}, which callers drop anyway. `undefined`
+ * when there are none, so the common `keep-alive` / `close` case allocates nothing.
  */
 export function connectionTokens(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;

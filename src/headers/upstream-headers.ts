@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RequestContext } from '../request-context.js';
 import { setForwardedHeaders, type IsTrusted } from './forwarded.js';
-import { applyRequestHeaderRules, type CompiledHeaderRules } from './header-rules.js';
+import { applyRequestHeaderRules, escapeHeaderValue, type CompiledHeaderRules } from './header-rules.js';
 import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
 
 /** How upstream request headers are built, compiled once in `proxy()`. */
@@ -14,6 +14,23 @@ export interface RequestHeaderPlan {
   readonly rules: CompiledHeaderRules | undefined;
 }
 
+// RFC 9110 §5.1 field-name = token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * True when a request header name is not an RFC 9110 token (HTTP/2 pseudo-headers aside).
+ * Node's strict parser never lets one through; `insecureHTTPParser` or an app writing
+ * `req.headers` can. Such a request is refused (400), not forwarded with the name dropped: a
+ * lenient parser frames the body by near-misses such as `Transfer-Encoding : chunked`, so
+ * dropping the name would send a chunked body with no framing header (request smuggling).
+ */
+export function hasInvalidHeaderName(req: IncomingMessage): boolean {
+  for (const name in req.headers) {
+    if (!TOKEN.test(name) && name.charCodeAt(0) !== 58 /* ':' */) return true;
+  }
+  return false;
+}
+
 /**
  * The headers of one upstream request, as a new object built once per request (never a
  * mutation of `req.headers`, so retries start from the pristine request). Dropped: hop-by-hop
@@ -21,6 +38,7 @@ export interface RequestHeaderPlan {
  * needs that one); `expect` (Node already answered `100-continue`); `host` (set per attempt);
  * HTTP/2 pseudo-headers; and `content-length` when `transfer-encoding` is present too, since
  * a message with both is a request-smuggling vector (RFC 9112 §6.1) and Node re-chunks.
+ * Copied values lose the characters Node refuses in a header value ({@link escapeHeaderValue}).
  * Then forwarded headers when `plan.xfwd`, then the user's rules (a throw propagates).
  */
 export function buildUpstreamHeaders(req: IncomingMessage, plan: RequestHeaderPlan, ctx: RequestContext): OutgoingHttpHeaders {
@@ -34,8 +52,10 @@ export function buildUpstreamHeaders(req: IncomingMessage, plan: RequestHeaderPl
     if (name.charCodeAt(0) === 58 /* ':' */) continue;
     if (listed !== undefined && listed.includes(name)) continue;
     if (dropLength && name === 'content-length') continue;
-    // Copy arrays so later edits to `out` can never reach `req.headers`.
-    out[name] = typeof value === 'string' ? value : value.slice();
+    // Copy arrays so later edits to `out` can never reach `req.headers`. Values are cleaned:
+    // an app (or a lenient parser) can leave CR, LF or NUL in `req.headers`, which would
+    // make Node refuse the upstream request and count it against a healthy target.
+    out[name] = typeof value === 'string' ? escapeHeaderValue(value) : value.map(escapeHeaderValue);
   }
   const te = src.te;
   if (typeof te === 'string' && te.trim().toLowerCase() === 'trailers') out.te = 'trailers';

@@ -15,10 +15,17 @@ const DEL = 0x7f;
 const ENCODED_DOT = /%2e/gi;
 /**
  * Backslash (Windows/IIS, WHATWG URL for http:) and `%5C`, and `%2F` (upstreams that decode
- * before routing), as separators that could hide a `..` inside one raw segment.
+ * before routing), as separators that could hide a `..` inside one raw segment; and `;` /
+ * `%3B`, since Tomcat and Jetty strip path parameters before resolving (`/..;/` is their `..`).
  */
-const HIDDEN_SEPARATOR = /\\|%5c|%2f/i;
-const HIDDEN_SEPARATOR_SPLIT = /\\|%5c|%2f/gi;
+const HIDDEN_SEPARATOR = /\\|%5c|%2f|;|%3b/i;
+const HIDDEN_SEPARATOR_SPLIT = /\\|%5c|%2f|;|%3b/gi;
+/**
+ * Overlong UTF-8 spellings of `.`, `/` and `\` (`%c0%ae`, `%c0%af`, `%c1%9c`, with the lax
+ * 2-byte variants a decoder ignoring continuation bits accepts, and the 3- and 4-byte forms).
+ * Never valid UTF-8, and the classic traversal of decoders that accept them anyway.
+ */
+const OVERLONG = /%c0%[26ae][ef]|%c1%[159d]c|%e0%80%a[ef]|%e0%81%9c|%f0%80%80%a[ef]|%f0%80%81%9c/i;
 
 /**
  * True when `s` holds a raw control character (0x00–0x1F or 0x7F). Use it on query strings,
@@ -42,11 +49,16 @@ function dotSegment(segment: string): 0 | 1 | 2 {
   return 0;
 }
 
-/** A segment such as `..\etc` or `..%5c..` that a backslash-splitting upstream would climb with. */
-function hidesDotDot(segment: string): boolean {
+/**
+ * A segment such as `..\etc`, `..%5c..` or `..;x` that a backslash-splitting (or
+ * parameter-stripping) upstream would climb with. A hidden `.` (`.%5C`) is refused too: it
+ * cannot climb, but no real path needs one, and the upstream path then never holds a dot segment
+ * however it is split.
+ */
+function hidesDotSegment(segment: string): boolean {
   if (!HIDDEN_SEPARATOR.test(segment)) return false;
   for (const part of segment.split(HIDDEN_SEPARATOR_SPLIT)) {
-    if (dotSegment(part) === 2) return true;
+    if (dotSegment(part) !== 0) return true;
   }
   return false;
 }
@@ -57,7 +69,8 @@ function hidesDotDot(segment: string): boolean {
  *
  * Returns `undefined` (answer 400 `BAD_REQUEST`) when the path does not start with `/`
  * (absolute form, authority form, `*`), would climb above `/`, holds a raw control character
- * or space, or hides a `..` behind a backslash, `%5C` or `%2F` inside one segment. Encoded
+ * or space, hides a `.` or `..` behind a backslash, `%5C`, `%2F`, `;` or `%3B` inside one
+ * segment (`..%2F..`, `..;/`), or spells `.`, `/` or `\` in overlong UTF-8 (`%c0%ae`). Encoded
  * slashes are otherwise passed through, and `%252e` is not a dot. A path with no `%`, no `\`
  * and no `.` at a segment start is returned as is, without allocating.
  */
@@ -72,6 +85,7 @@ export function resolveSafePath(path: string): string | undefined {
     if (c === PERCENT || c === BACKSLASH || (c === DOT && path.charCodeAt(i - 1) === SLASH)) suspicious = true;
   }
   if (!suspicious) return path;
+  if (OVERLONG.test(path)) return undefined;
 
   const segments = path.slice(1).split('/');
   const out: string[] = [];
@@ -81,7 +95,7 @@ export function resolveSafePath(path: string): string | undefined {
     const kind = dotSegment(segment);
     endsWithDot = kind !== 0;
     if (kind === 0) {
-      if (hidesDotDot(segment)) return undefined;
+      if (hidesDotSegment(segment)) return undefined;
       out.push(segment);
       continue;
     }
