@@ -12,7 +12,7 @@ import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
 import { runModifyResponse, type ReplacementBody } from './response/modify-response.js';
 import { streamBody, writeHead } from './response/write-response.js';
-import { runAttempts, type Exchange } from './retry/attempt-loop.js';
+import { runAttempts, type Exchange } from './retry/request-attempts.js';
 import { routeRequest, SKIP } from './routing/route-request.js';
 import type { Forwarder } from './transport/forwarder.js';
 import type { NextFunction, ProxyTarget } from './types.js';

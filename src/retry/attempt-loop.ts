@@ -1,149 +1,78 @@
 /**
- * The attempt loop: select → forward → classify → decide, until a response, a final error,
- * or a client that went away. One attempt knows nothing of retries; the loop decides.
+ * The attempt loop shared by HTTP requests and WebSocket upgrades: select → forward →
+ * classify → decide, until an answer, a final error, or a client that went away. An attempt
+ * knows nothing of retries; the loop decides. The bookkeeping helpers below keep the target
+ * counters and passive health the same for both.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { countersOf, isAvailable, isLiveTarget } from '../balancer/target.js';
-import type { BodySource } from '../body/request-body.js';
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { countersOf } from '../balancer/target.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
-import { classifyFailure } from '../errors/classify-error.js';
+import { classifyFailure, type FailureKind } from '../errors/classify-error.js';
 import { ProxyError } from '../errors/proxy-error.js';
-import type { RequestContext } from '../request-context.js';
-import { targetAddress } from '../routing/target-address.js';
-import type { Forwarder } from '../transport/forwarder.js';
-import type { Balancer, ProxyTarget } from '../types.js';
-import { defaultRetryFilter, isIdempotent } from './retry-policy.js';
+import type { ProxyTarget } from '../types.js';
+import { pickTarget } from './pick-target.js';
+import { defaultRetryFilter } from './retry-policy.js';
 
-/** One request on its way upstream, prepared once before the first attempt. */
-export interface Exchange {
+/** A failed attempt. `statusRetry`: a `retryOn` status, retried without asking the filter. */
+export interface FailedAttempt {
+  readonly kind: 'failed';
+  readonly error: ProxyError;
+  readonly statusRetry: boolean;
+}
+
+export interface ErrorOutcome {
+  readonly kind: 'error';
+  readonly error: ProxyError;
+}
+
+export interface AbortedOutcome {
+  readonly kind: 'aborted';
+}
+
+export const ABORTED: AbortedOutcome = Object.freeze({ kind: 'aborted' });
+
+/** A transport failure as the forwarders report it. */
+export interface ForwardFailure {
+  readonly failure: FailureKind;
+  readonly cause: unknown;
+  readonly connected: boolean;
+}
+
+/** What the loop needs to know about one request. */
+export interface AttemptSpec<T> {
   readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly ctx: RequestContext;
-  /** Upstream path and query after rewrite and template, before the target prefix. */
-  readonly upstreamPath: string;
-  readonly headers: OutgoingHttpHeaders;
-  /** True when `host` was fixed before the first attempt (preserveHost or a header rule). */
-  readonly hostFixed: boolean;
-  readonly body: BodySource;
+  /** The client side (response or socket): emits `close` when the client goes away. */
+  readonly client: EventEmitter & { readonly destroyed: boolean };
+  /** Whether the request can be sent again (no body, or a replayable one). */
+  canReplay(): boolean;
+  /** One attempt on `target`; `mayRetry` tells whether another attempt could follow. */
+  attempt(target: ProxyTarget, attempts: number, mayRetry: boolean): Promise<T | FailedAttempt | AbortedOutcome>;
 }
 
-/** How the loop ended. */
-export type Outcome =
-  | { readonly kind: 'response'; readonly proxyRes: IncomingMessage; readonly target: ProxyTarget; readonly attempts: number }
-  | { readonly kind: 'error'; readonly error: ProxyError }
-  | { readonly kind: 'aborted' };
-
-/** `statusRetry`: the attempt got a `retryOn` status and is retried without asking the filter. */
-type AttemptResult = Outcome | { readonly kind: 'failed'; readonly error: ProxyError; readonly statusRetry: boolean };
-
-const ABORTED: Outcome = Object.freeze({ kind: 'aborted' });
-
-/** Waits `ms` between attempts, cut short when the client goes away (no timer outlives it). */
-function pause(res: ServerResponse, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      res.off('close', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    res.once('close', done);
-  });
-}
-
-/**
- * Whether `t` may be sent to now. Our balancers only return such targets; a custom balancer
- * cannot see our health marks or `maxConns`, so its choice is checked here.
- */
-function isUsable(t: ProxyTarget, maxConns: number): boolean {
-  if (isLiveTarget(t)) return isAvailable(t);
-  const c = countersOf(t);
-  return t.healthy !== false && c.healthy && c.active < maxConns;
-}
-
-/** Asks again with `skipped` (unusable targets) excluded, still preferring untried targets. */
-function askAgain(
-  balancer: Balancer,
-  req: IncomingMessage,
-  tried: Set<ProxyTarget> | undefined,
-  skipped: Set<ProxyTarget>,
-): ProxyTarget | undefined {
-  if (tried === undefined) return balancer.next(req, skipped);
-  return balancer.next(req, new Set([...tried, ...skipped])) ?? balancer.next(req, skipped);
-}
-
-/** Prefers a target not tried yet; once every available one was tried, any available one. */
-export function pickTarget(
-  balancer: Balancer,
-  req: IncomingMessage,
-  tried: Set<ProxyTarget> | undefined,
-  maxConns: number,
-): ProxyTarget | undefined {
-  let target = tried === undefined ? balancer.next(req) : balancer.next(req, tried) ?? balancer.next(req);
-  if (target === undefined || isUsable(target, maxConns)) return target;
-  // Exclude the unusable choice and ask again; the exclude set exists only on this rare path.
-  // Bounded by the target count, and a target returned twice ends it (a balancer ignoring
-  // `exclude` cannot loop us): NO_UPSTREAM then, as when every target is down or full.
-  const skipped = new Set<ProxyTarget>();
-  const limit = balancer.targets.length;
-  do {
-    skipped.add(target);
-    if (skipped.size > limit) return undefined;
-    target = askAgain(balancer, req, tried, skipped);
-  } while (target !== undefined && !skipped.has(target) && !isUsable(target, maxConns));
-  return target === undefined || skipped.has(target) ? undefined : target;
-}
-
-function setContext(res: ServerResponse, key: string, target: ProxyTarget): void {
-  const holder = res as ServerResponse & { locals?: Record<string, unknown> };
-  (holder.locals ??= {})[key] = target;
-}
-
-/** Whether another attempt is allowed at all (count, deadline, body), before asking the filter. */
-function attemptsRemain(x: Exchange, cfg: ResolvedConfig, attempts: number, deadline: number): boolean {
-  if (!x.body.replayable) return false;
-  return attempts <= cfg.retries || (deadline > 0 && Date.now() + cfg.tryInterval < deadline);
-}
-
-async function attemptOnce(
-  x: Exchange,
-  cfg: ResolvedConfig,
-  forwarder: Forwarder,
-  target: ProxyTarget,
-  attempts: number,
-  mayRetry: boolean,
-): Promise<AttemptResult> {
+/** Counts an attempt as started on `target`. */
+export function beginAttempt(target: ProxyTarget): void {
   const counters = countersOf(target);
   counters.active++;
   counters.requests++;
-  setContext(x.res, cfg.contextKey, target);
-  const address = targetAddress(target);
-  if (!x.hostFixed) x.headers.host = address.host;
-  const result = await forwarder.forward(x.req, x.res, {
-    target,
-    path: address.prefix + x.upstreamPath,
-    headers: x.headers,
-    body: x.body.fresh(),
-  });
-  if (result.kind === 'response') {
-    const status = result.proxyRes.statusCode ?? 0;
-    const unexpected = cfg.expectedStatus !== undefined && !cfg.expectedStatus.has(status);
-    const statusRetry = !unexpected && mayRetry && cfg.retryOn.has(status) && isIdempotent(x.req);
-    if (!unexpected && !statusRetry) return { kind: 'response', proxyRes: result.proxyRes, target, attempts };
-    // The body of an unwanted response is discarded; draining keeps the pooled socket usable.
-    result.proxyRes.resume();
-    counters.active--;
-    counters.failures++;
-    const error = new ProxyError('UNEXPECTED_STATUS', `upstream ${target.name} answered ${status}`, {
-      target, attempts, connected: true,
-    });
-    return { kind: 'failed', error, statusRetry };
-  }
+}
+
+function count499(target: ProxyTarget): void {
+  const statuses = countersOf(target).statuses;
+  statuses[499] = (statuses[499] ?? 0) + 1;
+}
+
+/** The client went away during the attempt: 499, and the target is free again. */
+export function abortAttempt(target: ProxyTarget): AbortedOutcome {
+  countersOf(target).active--;
+  count499(target);
+  return ABORTED;
+}
+
+/** A connection or timeout failure: counted, reported to passive health, classified. */
+export function failAttempt(cfg: ResolvedConfig, target: ProxyTarget, result: ForwardFailure, attempts: number): FailedAttempt {
+  const counters = countersOf(target);
   counters.active--;
-  if (result.kind === 'aborted') {
-    counters.statuses[499] = (counters.statuses[499] ?? 0) + 1;
-    return ABORTED;
-  }
   counters.failures++;
   cfg.passive?.recordFailure(target);
   const error = classifyFailure(result.failure, result.cause, { target, attempts, connected: result.connected });
@@ -151,33 +80,61 @@ async function attemptOnce(
 }
 
 /**
- * Runs attempts until one succeeds or no retry is allowed. A status listed in `retryOn` is
- * retried while attempts remain; on the last attempt that response is returned as it is.
- * A throwing `balancer.next` or `retryFilter` rejects (the caller hands it to `next(err)`).
+ * An upstream answer that is not wanted (outside `expectedStatus`, or a `retryOn` status
+ * with attempts left). Its body is drained so the pooled connection stays usable.
  */
-export async function runAttempts(x: Exchange, cfg: ResolvedConfig, forwarder: Forwarder): Promise<Outcome> {
+export function rejectAnswer(proxyRes: IncomingMessage, target: ProxyTarget, attempts: number, statusRetry: boolean): FailedAttempt {
+  proxyRes.resume();
+  const counters = countersOf(target);
+  counters.active--;
+  counters.failures++;
+  const status = proxyRes.statusCode ?? 0;
+  const error = new ProxyError('UNEXPECTED_STATUS', `upstream ${target.name} answered ${status}`, { target, attempts, connected: true });
+  return { kind: 'failed', error, statusRetry };
+}
+
+/** Waits `ms` between attempts, cut short when the client goes away (no timer outlives it). */
+function pause(client: EventEmitter, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    client.once('close', done);
+  });
+}
+
+/**
+ * Runs attempts until one is answered or no retry is allowed: attempts remain (`retries`,
+ * then `tryDuration`), the request can be replayed, and the filter agrees (a `retryOn`
+ * status skips it). Each retry prefers a target not tried yet. A throwing `balancer.next`
+ * or `retryFilter` rejects; the caller hands it on.
+ */
+export async function runAttemptLoop<T extends { readonly kind: string }>(cfg: ResolvedConfig, spec: AttemptSpec<T>): Promise<T | ErrorOutcome | AbortedOutcome> {
   const filter = cfg.retryFilter ?? defaultRetryFilter;
   const deadline = cfg.tryDuration > 0 ? Date.now() + cfg.tryDuration : 0;
+  const remain = (attempts: number): boolean =>
+    spec.canReplay() && (attempts <= cfg.retries || (deadline > 0 && Date.now() + cfg.tryInterval < deadline));
   let tried: Set<ProxyTarget> | undefined;
   let attempts = 0;
   let lastError: ProxyError | undefined;
   for (;;) {
-    const target = pickTarget(cfg.balancer, x.req, tried, cfg.maxConns);
+    const target = pickTarget(cfg.balancer, spec.req, tried, cfg.maxConns);
     if (target === undefined) {
       return { kind: 'error', error: lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts }) };
     }
     attempts++;
-    const result = await attemptOnce(x, cfg, forwarder, target, attempts, attemptsRemain(x, cfg, attempts, deadline));
-    if (result.kind !== 'failed') return result;
-    lastError = result.error;
-    if (!attemptsRemain(x, cfg, attempts, deadline) || !(result.statusRetry || filter(result.error, x.req))) {
-      return { kind: 'error', error: result.error };
-    }
+    const result = await spec.attempt(target, attempts, remain(attempts));
+    if (result.kind !== 'failed') return result as T | AbortedOutcome;
+    const failed = result as FailedAttempt;
+    lastError = failed.error;
+    if (!remain(attempts) || !(failed.statusRetry || filter(failed.error, spec.req))) return { kind: 'error', error: failed.error };
     (tried ??= new Set()).add(target);
-    if (attempts > cfg.retries) await pause(x.res, cfg.tryInterval);
-    if (x.res.destroyed) {
-      const statuses = countersOf(target).statuses;
-      statuses[499] = (statuses[499] ?? 0) + 1;
+    if (attempts > cfg.retries) await pause(spec.client, cfg.tryInterval);
+    if (spec.client.destroyed) {
+      count499(target);
       return ABORTED;
     }
   }

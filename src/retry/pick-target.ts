@@ -1,0 +1,50 @@
+/**
+ * Chooses the target of the next attempt: untried targets first, and a custom balancer's
+ * choice checked against our health marks and `maxConns`, which it cannot see.
+ */
+import type { IncomingMessage } from 'node:http';
+import { countersOf, isAvailable, isLiveTarget } from '../balancer/target.js';
+import type { Balancer, ProxyTarget } from '../types.js';
+
+/**
+ * Whether `t` may be sent to now. Our balancers only return such targets; a custom balancer
+ * cannot see our health marks or `maxConns`, so its choice is checked here.
+ */
+function isUsable(t: ProxyTarget, maxConns: number): boolean {
+  if (isLiveTarget(t)) return isAvailable(t);
+  const c = countersOf(t);
+  return t.healthy !== false && c.healthy && c.active < maxConns;
+}
+
+/** Asks again with `skipped` (unusable targets) excluded, still preferring untried targets. */
+function askAgain(
+  balancer: Balancer,
+  req: IncomingMessage,
+  tried: Set<ProxyTarget> | undefined,
+  skipped: Set<ProxyTarget>,
+): ProxyTarget | undefined {
+  if (tried === undefined) return balancer.next(req, skipped);
+  return balancer.next(req, new Set([...tried, ...skipped])) ?? balancer.next(req, skipped);
+}
+
+/** Prefers a target not tried yet; once every available one was tried, any available one. */
+export function pickTarget(
+  balancer: Balancer,
+  req: IncomingMessage,
+  tried: Set<ProxyTarget> | undefined,
+  maxConns: number,
+): ProxyTarget | undefined {
+  let target = tried === undefined ? balancer.next(req) : balancer.next(req, tried) ?? balancer.next(req);
+  if (target === undefined || isUsable(target, maxConns)) return target;
+  // Exclude the unusable choice and ask again; the exclude set exists only on this rare path.
+  // Bounded by the target count, and a target returned twice ends it (a balancer ignoring
+  // `exclude` cannot loop us): NO_UPSTREAM then, as when every target is down or full.
+  const skipped = new Set<ProxyTarget>();
+  const limit = balancer.targets.length;
+  do {
+    skipped.add(target);
+    if (skipped.size > limit) return undefined;
+    target = askAgain(balancer, req, tried, skipped);
+  } while (target !== undefined && !skipped.has(target) && !isUsable(target, maxConns));
+  return target === undefined || skipped.has(target) ? undefined : target;
+}
