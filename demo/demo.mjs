@@ -1,15 +1,19 @@
-// switchyard demo: three upstreams behind one Express app, balanced round robin.
+// switchyard demo: three upstreams behind the `switchyard` command line, balanced round robin.
 //
 //   npm start                  build, then serve until Ctrl-C
 //   npm run build && node demo/demo.mjs --once    (or DEMO_EXIT=1) send the requests and exit
 //   PORT=8080 npm start        choose the proxy's port (default: a random free one)
 //
+// It runs the same bin as `npx switchyard`:
+//   switchyard --listen 127.0.0.1:PORT --target <upstream 1> --target <upstream 2> --target <upstream 3>
 // Everything listens on 127.0.0.1 only.
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import express from 'express';
-import { proxy } from '../dist/index.js';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
 const HOST = '127.0.0.1';
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const once = process.argv.includes('--once') || process.env.DEMO_EXIT === '1';
 
 /** Resolves with the port once `server` listens on 127.0.0.1. */
@@ -42,37 +46,43 @@ for (let n = 1; n <= 3; n++) {
   console.log(`${name} listening on http://${HOST}:${port}`);
 }
 
-// 2. The proxy: /api/* goes to the upstreams, the mount path stripped.
-const mw = proxy({ targets: upstreams.map(({ url, name }) => ({ url, name })) });
-const app = express();
-app.use('/api', mw);
-app.get('/', (_req, res) => res.type('text').send('try /api/hello\n'));
+// 2. The proxy: the switchyard CLI in a child process. Its own output is shown indented.
+const args = ['--listen', `${HOST}:${process.env.PORT ?? 0}`, ...upstreams.flatMap(({ url }) => ['--target', url])];
+console.log(`\n$ switchyard ${args.join(' ')}`);
+// Its own process group: the demo alone decides when it stops (one SIGTERM, see below).
+const cli = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+const cliExited = new Promise((resolve) => cli.once('exit', (code, signal) => resolve(code ?? signal)));
+process.on('exit', () => cli.kill());
 
-const proxyServer = http.createServer(app);
-const proxyPort = await listen(proxyServer, Number(process.env.PORT ?? 0));
-const base = `http://${HOST}:${proxyPort}`;
-console.log(`\nswitchyard demo listening on ${base}  (try: curl ${base}/api/hello)\n`);
+const base = await new Promise((resolve, reject) => {
+  let origin;
+  createInterface({ input: cli.stdout }).on('line', (line) => {
+    console.log(`  │ ${line}`);
+    origin ??= /listening on (http:\/\/\S+)/.exec(line)?.[1];
+    // The summary ends with its `workers` line.
+    if (origin !== undefined && line.startsWith('  workers')) resolve(origin);
+  });
+  cliExited.then((code) => reject(new Error(`switchyard exited (${code}) before listening`)));
+});
+console.log(`\nswitchyard demo listening on ${base}  (try: curl ${base}/hello)\n`);
 
 // 3. Six requests: round robin visits each upstream twice, in turn.
 for (let i = 1; i <= 6; i++) {
-  const res = await fetch(`${base}/api/hello`);
+  const res = await fetch(`${base}/hello`);
   const { message, name, path } = await res.json();
   console.log(`request ${i}: ${res.status} ${message} (${name}, path ${path})`);
 }
 
-console.log('\nper target:');
-for (const s of mw.stats()) {
-  console.log(`  ${s.name.padEnd(11)} ${s.url}  requests=${s.requests} failures=${s.failures} healthy=${s.healthy}`);
-}
-
 async function shutdown() {
-  await mw.close();
-  await Promise.all([close(proxyServer), ...upstreams.map(({ server }) => close(server))]);
+  cli.kill('SIGTERM');
+  const code = await cliExited;
+  await Promise.all(upstreams.map(({ server }) => close(server)));
+  return code;
 }
 
 if (once) {
-  await shutdown();
-  process.exit(0);
+  const code = await shutdown();
+  process.exit(code === 0 ? 0 : 1);
 } else {
   console.log('\nserving until Ctrl-C');
   let stopping = false;
@@ -80,8 +90,8 @@ if (once) {
     if (stopping) return;
     stopping = true;
     console.log('\nshutting down');
-    await shutdown();
-    process.exit(0);
+    const code = await shutdown();
+    process.exit(code === 0 ? 0 : 1);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

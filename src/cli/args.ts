@@ -1,0 +1,108 @@
+/**
+ * The command line, parsed with node:util `parseArgs` (maintained in Node core): flags in,
+ * typed values out. Nothing here reads files or knows proxy options beyond their names.
+ */
+import { parseArgs } from 'node:util';
+import { CliError } from './cli-error.js';
+
+/** The flags as given; `undefined` when absent, so the config file can fill them in. */
+export interface CliArgs {
+  readonly listen: string | undefined;
+  readonly targets: readonly string[] | undefined;
+  readonly balancer: string | undefined;
+  readonly healthPath: string | undefined;
+  readonly healthInterval: number | undefined;
+  readonly retries: number | undefined;
+  readonly timeout: number | undefined;
+  /** Worker processes; `'auto'` means one per available core. */
+  readonly workers: number | 'auto' | undefined;
+  readonly drainTimeout: number | undefined;
+  readonly config: string | undefined;
+  readonly quiet: boolean;
+  readonly help: boolean;
+  readonly version: boolean;
+}
+
+const OPTIONS = {
+  listen: { type: 'string', short: 'l' },
+  target: { type: 'string', short: 't', multiple: true },
+  balancer: { type: 'string', short: 'b' },
+  'health-path': { type: 'string' },
+  'health-interval': { type: 'string' },
+  retries: { type: 'string' },
+  timeout: { type: 'string' },
+  workers: { type: 'string', short: 'w' },
+  'drain-timeout': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+const HELP_HINT = 'run switchyard --help for usage';
+
+/**
+ * A numeric flag. Only the syntax is checked here; ranges are checked by `proxy()`, whose
+ * message names the option (`switchyard: retries must be an integer >= 0 …`).
+ */
+function numberFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+(\.\d+)?$/.test(value.trim())) {
+    throw new CliError(`switchyard: --${flag} must be a number, got ${JSON.stringify(value)}; ${HELP_HINT}`);
+  }
+  return Number(value);
+}
+
+function workersFlag(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined || value === 'auto') return value;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1) {
+    throw new CliError(`switchyard: --workers must be a whole number >= 1 or "auto", got ${JSON.stringify(value)}; ${HELP_HINT}`);
+  }
+  return n;
+}
+
+/**
+ * parseArgs's message, shortened to one line: its first sentence, plus its hint for values
+ * that start with a dash (`--retries=-1`), which is the fix the user needs.
+ */
+function parseArgsMessage(err: Error): string {
+  const lines = err.message.split('\n');
+  const first = (lines[0] ?? '').split(/\.\s/)[0] ?? '';
+  const dashHint = lines.find((line) => line.startsWith('To specify an option argument starting with a dash'));
+  const parts = [first, dashHint].filter((p): p is string => p !== undefined && p !== '');
+  return parts.map((p) => p.charAt(0).toLowerCase() + p.slice(1).replace(/\.$/, '')).join('; ');
+}
+
+/**
+ * Parses `argv` (without the node and script paths).
+ * @throws CliError (exit code 2) on an unknown flag, a missing value, a stray argument or a
+ * malformed number.
+ */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      throw new CliError(`switchyard: ${parseArgsMessage(err as Error)}; ${HELP_HINT}`);
+    }
+    throw err;
+  }
+  return {
+    listen: values.listen,
+    targets: values.target,
+    balancer: values.balancer,
+    healthPath: values['health-path'],
+    healthInterval: numberFlag('health-interval', values['health-interval']),
+    retries: numberFlag('retries', values.retries),
+    timeout: numberFlag('timeout', values.timeout),
+    workers: workersFlag(values.workers),
+    drainTimeout: numberFlag('drain-timeout', values['drain-timeout']),
+    config: values.config,
+    quiet: values.quiet === true,
+    help: values.help === true,
+    version: values.version === true,
+  };
+}

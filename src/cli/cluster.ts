@@ -1,0 +1,90 @@
+/**
+ * `--workers N`: the primary process forks N workers on node:cluster; they share the
+ * listening port and each runs its own proxy (so each keeps its own health state and
+ * counters). The primary only starts, replaces and stops workers.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { FORCE_MESSAGE, SHUTDOWN_MESSAGE } from './lifecycle.js';
+import type { Log } from './log.js';
+import { createProxy } from './serve.js';
+import type { CliSettings } from './settings.js';
+import { formatSummary } from './summary.js';
+
+/**
+ * Starts the cluster primary: forks the workers, replaces any that crash, and stops them on
+ * SIGINT/SIGTERM. Once every worker has exited it exits the process: 0 when all stopped
+ * cleanly, 1 otherwise.
+ * @throws CliError (exit code 2) when `proxy()` refuses the config: checked once here rather
+ * than by N workers failing at once.
+ */
+export async function runPrimary(settings: CliSettings, log: Log): Promise<void> {
+  // The probe is closed at once; with healthCheck set it has sent one round of checks by then
+  // (proxy() starts the first round immediately), a small price for one clear config error.
+  const probe = createProxy(settings.proxyConfig, settings.configPath);
+  const targets = probe.balancer.targets;
+  await probe.close();
+
+  const live = new Set<Worker>();
+  const ready = new WeakSet<Worker>();
+  let state: 'starting' | 'running' | 'stopping' = 'starting';
+  let exitCode = 0;
+  let signals = 0;
+
+  const send = (worker: Worker, message: string): void => {
+    if (worker.isConnected()) worker.send(message);
+  };
+  const fork = (): void => {
+    live.add(cluster.fork());
+  };
+  const stop = (why: string): void => {
+    if (state === 'stopping') return;
+    state = 'stopping';
+    log.info(`${why}: stopping ${live.size} worker(s)`);
+    for (const worker of live) {
+      // A worker still starting has no requests and no handler for the message yet.
+      if (ready.has(worker)) send(worker, SHUTDOWN_MESSAGE);
+      else worker.process.kill('SIGTERM');
+    }
+  };
+
+  cluster.on('listening', (worker, address) => {
+    ready.add(worker);
+    if (state === 'stopping') send(worker, SHUTDOWN_MESSAGE);
+    if (state !== 'starting' || [...live].some((w) => !ready.has(w))) return;
+    state = 'running';
+    const listen = { host: settings.listen.host, port: address.port };
+    log.info(formatSummary({ ...settings, listen, targets }).join('\n'));
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    live.delete(worker);
+    const how = signal === null ? `code ${code}` : signal;
+    if (state === 'running') {
+      log.error(`switchyard: worker ${worker.id} (pid ${worker.process.pid}) exited (${how}); starting a new one`);
+      fork();
+      return;
+    }
+    if (state === 'starting') {
+      // A worker that cannot start (the port is taken, say) would fail again: give up.
+      log.error(`switchyard: worker ${worker.id} exited during start-up (${how}); stopping`);
+      exitCode = 1;
+      stop('start-up failed');
+    } else if (code !== 0 && code !== null) {
+      exitCode = 1;
+    }
+    if (live.size === 0) {
+      log.info(exitCode === 0 ? 'stopped' : 'stopped, not cleanly');
+      process.exit(exitCode);
+    }
+  });
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals === 1) return stop(signal);
+    for (const worker of live) if (ready.has(worker)) send(worker, FORCE_MESSAGE);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  for (let i = 0; i < settings.workers; i++) fork();
+}

@@ -1,0 +1,126 @@
+/**
+ * One server process: the proxy on a node:http server, per-request logging, and a graceful
+ * shutdown that stops accepting, lets requests in flight finish, then calls `close()`.
+ */
+import http, { type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { proxy } from '../proxy.js';
+import type { ProxyConfig, ProxyMiddleware } from '../types.js';
+import { CliError, isConfigError } from './cli-error.js';
+import { formatOrigin, type ListenAddress } from './listen-address.js';
+import type { Log } from './log.js';
+import { createRequestLogger } from './request-log.js';
+import type { CliSettings } from './settings.js';
+
+/** A listening server. */
+export interface RunningServer {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: ListenAddress;
+  readonly middleware: ProxyMiddleware;
+  /** Requests whose response is not finished yet. */
+  inFlight(): number;
+  /**
+   * Stops accepting connections, waits up to the drain timeout for requests in flight, then
+   * closes what remains and calls the middleware's `close()`. Resolves `true` when everything
+   * drained in time. Idempotent.
+   */
+  shutdown(): Promise<boolean>;
+  /** Closes every connection now, in flight or not, WebSocket tunnels included (a second signal). */
+  forceClose(): void;
+}
+
+/**
+ * `proxy(config)`, with its config errors turned into CLI errors (exit code 2).
+ * @throws CliError when `proxy()` refuses the config.
+ */
+export function createProxy(config: ProxyConfig, source: string | undefined): ProxyMiddleware {
+  try {
+    return proxy(config);
+  } catch (err) {
+    if (!isConfigError(err)) throw err;
+    throw new CliError(source === undefined ? err.message : `${err.message} (in ${source})`);
+  }
+}
+
+function listen(server: http.Server, address: ListenAddress): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
+      reject(new CliError(`switchyard: cannot listen on ${formatOrigin(address)}: ${why}`, 1));
+    };
+    server.once('error', onError);
+    server.listen(address.port, address.host, () => {
+      server.off('error', onError);
+      resolve({ host: address.host, port: (server.address() as AddressInfo).port });
+    });
+  });
+}
+
+/**
+ * Creates the proxy and listens.
+ * @param opts.logPrefix put before the method on request lines (a worker's `w2 `).
+ * @throws CliError: exit code 2 for a config `proxy()` refuses, 1 when the port cannot be bound.
+ */
+export async function startServer(settings: CliSettings, log: Log, opts: { logPrefix?: string } = {}): Promise<RunningServer> {
+  const mw = createProxy(settings.proxyConfig, settings.configPath);
+  const logRequest = settings.quiet
+    ? undefined
+    : createRequestLogger(log.info, { contextKey: settings.proxyConfig.contextKey ?? 'target', prefix: opts.logPrefix });
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+
+  const server = http.createServer((req, res) => {
+    logRequest?.(req, res);
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      // The response is done, so its keep-alive connection is idle: end it rather than wait
+      // for keepAliveTimeout, or shutdown would linger on idle clients.
+      if (draining) server.closeIdleConnections();
+    });
+    if (draining) res.shouldKeepAlive = false;
+    mw(req, res);
+  });
+  if (settings.proxyConfig.ws === true) server.on('upgrade', (req, socket, head) => mw.upgrade(req, socket, head));
+
+  let address: ListenAddress;
+  try {
+    address = await listen(server, settings.listen);
+  } catch (err) {
+    await mw.close();
+    throw err;
+  }
+
+  // Upgraded (WebSocket) sockets are no longer the HTTP server's to close: mw.close() ends them.
+  const cutOff = async (): Promise<void> => {
+    server.closeAllConnections();
+    await mw.close();
+  };
+  let stopped: Promise<boolean> | undefined;
+  const drain = async (): Promise<boolean> => {
+    draining = true;
+    // Responses not started yet tell their clients the connection closes after them.
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), settings.drainTimeout);
+      timer.unref();
+    });
+    const drained = await Promise.race([closed.then(() => true as const), timedOut]);
+    clearTimeout(timer);
+    if (!drained) await cutOff();
+    await closed;
+    await mw.close();
+    return drained;
+  };
+
+  return {
+    address,
+    middleware: mw,
+    inFlight: () => inFlight.size,
+    shutdown: () => (stopped ??= drain()),
+    forceClose: () => void cutOff(),
+  };
+}

@@ -1,0 +1,47 @@
+/** The start-up summary: where we listen and what the proxy will do, in a few aligned lines. */
+import type { BalancerOption, ProxyConfig, ProxyTarget } from '../types.js';
+import { formatOrigin, type ListenAddress } from './listen-address.js';
+import { VERSION } from './version.js';
+
+/** What the summary describes. */
+export interface SummaryInput {
+  readonly listen: ListenAddress;
+  readonly targets: readonly ProxyTarget[];
+  readonly proxyConfig: ProxyConfig;
+  readonly workers: number;
+  readonly configPath: string | undefined;
+}
+
+function describeBalancer(balancer: BalancerOption | undefined): string {
+  if (balancer === undefined) return 'round_robin';
+  if (typeof balancer === 'string') return balancer;
+  if ('next' in balancer) return 'custom Balancer';
+  return 'header' in balancer ? `header ${balancer.header}` : `cookie ${balancer.cookie}`;
+}
+
+function describeHealth(config: ProxyConfig): string {
+  const hc = config.healthCheck;
+  const active = hc === undefined ? 'off' : `GET ${hc.path} every ${hc.interval ?? 10_000}ms`;
+  return config.passive === undefined ? active : `${active}; passive on`;
+}
+
+function describeTarget(target: ProxyTarget): string {
+  const url = target.url.href.replace(/\/$/, '');
+  return target.name === target.url.host ? url : `${url} (${target.name})`;
+}
+
+/** The summary's lines, first one `switchyard <version> listening on <origin>`. */
+export function formatSummary(input: SummaryInput): string[] {
+  const { proxyConfig: config } = input;
+  const targets = input.targets.length === 0 ? ['none yet'] : input.targets.map(describeTarget);
+  const lines = [
+    `switchyard ${VERSION} listening on ${formatOrigin(input.listen)}`,
+    ...targets.map((t, i) => `  ${i === 0 ? 'targets ' : '        '}  ${t}`),
+    `  balancer  ${describeBalancer(config.balancer)}`,
+    `  retries   ${config.retries ?? 0}`,
+    `  health    ${describeHealth(config)}`,
+    `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); each keeps its own health state`}`,
+  ];
+  if (input.configPath !== undefined) lines.push(`  config    ${input.configPath}`);
+  return lines;
+}

@@ -1,0 +1,30 @@
+/** The `--help` text. Kept next to the option table in args.ts; docs/cli.md repeats it. */
+export const USAGE = `Usage: switchyard [options]
+
+A reverse proxy and load balancer on the command line.
+
+  switchyard --listen 8080 --target http://127.0.0.1:3001 --target http://127.0.0.1:3002
+  switchyard --config switchyard.config.json
+
+Options:
+  -l, --listen <[host:]port>   address to listen on (default 127.0.0.1:8080; the host
+                               defaults to 127.0.0.1, give 0.0.0.0 or :: to expose it)
+  -t, --target <url>           an upstream; repeat for several (replaces the config's targets)
+  -b, --balancer <policy>      round_robin (default), random, first, least_conn, ip_hash,
+                               uri_hash, header:<Name> or cookie:<name>
+      --health-path <path>     active health check: GET <path> on each target
+      --health-interval <ms>   milliseconds between health checks (default 10000)
+      --retries <n>            extra attempts on another target after a failure (default 0)
+      --timeout <ms>           upstream response timeout (default 30000)
+  -w, --workers <n|auto>       worker processes sharing the port (default 1; auto = one per core)
+      --drain-timeout <ms>     on SIGINT/SIGTERM, wait this long for requests in flight
+                               before closing their connections (default 10000)
+  -c, --config <file>          a .json, .mjs, .js or .cjs file holding proxy() options plus
+                               "listen"; flags override the file
+  -q, --quiet                  no per-request log lines
+  -h, --help                   show this help
+  -v, --version                show the version
+
+Exit codes: 0 after a clean shutdown, 1 on a runtime failure (port in use, drain timeout),
+2 for invalid flags or config.
+`;

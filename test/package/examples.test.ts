@@ -1,0 +1,136 @@
+// Every example in examples/ runs as a user would run it (`node examples/<file>.mjs`, which
+// imports 'switchyard' from dist/ by the package's own name) and does what its comments say.
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { get, getJson } from '../cli/http-get.js';
+import { spawnScript, type CliProcess } from '../cli/spawn-cli.js';
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
+
+interface Echo {
+  upstream: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const running: CliProcess[] = [];
+afterEach(() => {
+  for (const p of running.splice(0)) p.kill();
+});
+
+/** Starts an example; resolves with its base URL once it prints `<name> listening on <url>`. */
+async function start(name: string): Promise<{ base: string; proc: CliProcess }> {
+  const proc = spawnScript(`${EXAMPLES}${name}.mjs`, [], { env: { ...process.env, PORT: '0' } });
+  running.push(proc);
+  const match = await proc.waitFor(new RegExp(`^${name} listening on (http://127\\.0\\.0\\.1:\\d+)$`, 'm'));
+  return { base: match[1] as string, proc };
+}
+
+/** SIGTERM: the example closes its server, proxies and stand-ins, then exits 0. */
+async function stop(proc: CliProcess): Promise<void> {
+  proc.child.kill('SIGTERM');
+  expect(await proc.exited).toEqual({ code: 0, signal: null });
+  expect(proc.stderr()).toBe('');
+}
+
+describe('examples/', () => {
+  it('basic-express: /api round robin with the mount path stripped', async () => {
+    const { base, proc } = await start('basic-express');
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { status, json } = await getJson<Echo>(`${base}/api/users?page=2`);
+      expect(status).toBe(200);
+      expect(json.url).toBe('/users?page=2');
+      seen.push(json.upstream);
+    }
+    expect(seen).toEqual(['a', 'b', 'a', 'b']);
+    expect((await get(`${base}/`)).body).toBe('served by Express itself\n');
+    const stats = (await getJson<{ requests: number }[]>(`${base}/stats`)).json;
+    expect(stats.map((s) => s.requests)).toEqual([2, 2]);
+    await stop(proc);
+  });
+
+  it('route-params: route params fill the upstream path', async () => {
+    const { base, proc } = await start('route-params');
+    const user = await getJson<Echo>(`${base}/users/42?fields=name`);
+    expect([user.json.upstream, user.json.url]).toEqual(['accounts', '/v2/accounts/42?fields=name']);
+    const file = await getJson<Echo>(`${base}/teams/red/files/docs/a.txt`);
+    expect([file.json.upstream, file.json.url]).toEqual(['files', '/buckets/red/docs/a.txt']);
+    expect((await get(`${base}/users/42/extra`)).status).toBe(404);
+    await stop(proc);
+  });
+
+  it('body-parser: the parsed (and changed) body is re-sent; invalid bodies stop at the app', async () => {
+    const { base, proc } = await start('body-parser');
+    const ok = await getJson<Echo>(`${base}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ item: 'tea', qty: 2 }),
+    });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.json.body)).toEqual({ item: 'tea', qty: 2, channel: 'web' });
+    expect(Number(ok.json.headers['content-length'])).toBe(Buffer.byteLength(ok.json.body));
+    const bad = await get(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":2}' });
+    expect([bad.status, bad.body]).toEqual([400, '{"error":"item is required"}']);
+    await stop(proc);
+  });
+
+  it('response-rewriting: JSON bodies decoded and rewritten, other bodies untouched', async () => {
+    const { base, proc } = await start('response-rewriting');
+    const product = await get(`${base}/api/products/7`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(product.status).toBe(200);
+    expect(JSON.parse(product.body)).toEqual({ id: '7', name: 'Tea', price: 4.5, currency: 'EUR' });
+    expect(product.headers['content-encoding']).toBeUndefined();
+    expect(Number(product.headers['content-length'])).toBe(Buffer.byteLength(product.body));
+    expect(product.headers['x-served-by']).toMatch(/^127\.0\.0\.1:\d+$/);
+    const about = await get(`${base}/api/about`);
+    expect(about.body).toBe('plain text, passed through as it is\n');
+    expect(about.headers['x-served-by']).toBe(product.headers['x-served-by']);
+    await stop(proc);
+  });
+
+  it('custom-balancer: x-canary requests go to the canary, the rest round robin to stable', async () => {
+    const { base, proc } = await start('custom-balancer');
+    const plain: string[] = [];
+    const canary: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      plain.push((await getJson<Echo>(`${base}/api/hello`)).json.upstream);
+      canary.push((await getJson<Echo>(`${base}/api/hello`, { headers: { 'x-canary': '1' } })).json.upstream);
+    }
+    expect(plain).toEqual(['v1-a', 'v1-b', 'v1-a', 'v1-b']);
+    expect(canary).toEqual(['v2-canary', 'v2-canary', 'v2-canary', 'v2-canary']);
+    const stats = (await getJson<{ name: string; requests: number }[]>(`${base}/stats`)).json;
+    expect(stats.map((s) => [s.name, s.requests])).toEqual([
+      [expect.stringMatching(/^127\.0\.0\.1:\d+$/), 2],
+      [expect.stringMatching(/^127\.0\.0\.1:\d+$/), 2],
+      ['canary', 4],
+    ]);
+    await stop(proc);
+  });
+
+  it('health-checks: a failing upstream leaves the rotation and comes back', async () => {
+    const { base, proc } = await start('health-checks');
+    type Row = { name: string; healthy: boolean };
+    const healthOf = async (name: string): Promise<boolean> =>
+      (await getJson<Row[]>(`${base}/stats`)).json.find((r) => r.name === name)!.healthy;
+    const upstreamOf = async (): Promise<string> => {
+      const r = await get(`${base}/api/hello`);
+      expect(r.status).toBe(200); // even while b fails and is not yet marked down: retryOn [503]
+      return (JSON.parse(r.body) as Echo).upstream;
+    };
+
+    expect(await healthOf('b')).toBe(true);
+    await get(`${base}/admin/b/fail`, { method: 'POST' });
+    // The next check round (every second) marks b down; until then retries cover for it.
+    while (await healthOf('b')) await upstreamOf();
+    expect([await upstreamOf(), await upstreamOf(), await upstreamOf(), await upstreamOf()]).toEqual(['a', 'a', 'a', 'a']);
+
+    await get(`${base}/admin/b/recover`, { method: 'POST' });
+    while (!(await healthOf('b'))) await upstreamOf();
+    const after = [await upstreamOf(), await upstreamOf(), await upstreamOf(), await upstreamOf()];
+    expect(after.sort()).toEqual(['a', 'a', 'b', 'b']);
+    await stop(proc);
+  });
+});
