@@ -59,21 +59,43 @@ export async function closeServer(server: net.Server, sockets: Set<Socket>): Pro
   await Promise.all([closed, ...socketsClosed]);
 }
 
-/** Serves `handler` on 127.0.0.1 at a random port. */
-export async function listen(handler: RequestHandler): Promise<Listening> {
-  const server = http.createServer((req, res) => {
-    handler(req, res);
-  });
-  const { sockets } = trackSockets(server);
+/** A server listening on 127.0.0.1 with its sockets tracked (see {@link serveOnLoopback}). */
+export interface OnLoopback {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  /** Connections accepted in total. */
+  connections(): number;
+  /** Connections open right now. */
+  openSockets(): number;
+  /** Destroys every open connection and closes the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens `server` (any net.Server: http, https, raw TCP) on 127.0.0.1 at a random port,
+ * tracking its sockets so `close()` never waits on an open connection.
+ */
+export async function serveOnLoopback(server: net.Server): Promise<OnLoopback> {
+  const { sockets, total } = trackSockets(server);
   const port = await listenOnLoopback(server);
   let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    server,
+    connections: total,
     openSockets: () => sockets.size,
     close: () => (closing ??= closeServer(server, sockets)),
   };
+}
+
+/** Serves `handler` on 127.0.0.1 at a random port. */
+export async function listen(handler: RequestHandler): Promise<Listening> {
+  const server = http.createServer((req, res) => {
+    handler(req, res);
+  });
+  const { url, port, openSockets, close } = await serveOnLoopback(server);
+  return { url, port, server, openSockets, close };
 }
 
 export interface RawRequestOptions {

@@ -6,7 +6,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   first,
   proxy,
@@ -19,45 +19,29 @@ import {
   type ProxyTarget,
   type TargetInput,
 } from '../../src/index.js';
+import { countBy } from '../helpers/balancer.js';
+import { sendText, type TextReply } from '../helpers/client.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { closeServer, listen, trackSockets } from '../helpers/listen.js';
 import { closeAll, startUpstream, startUpstreams, type EchoResponse, type Upstream } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0));
-});
+const { track, proxyFor, keepAliveAgent } = useCleanup({ parallel: true });
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Reply = TextReply;
 
 /** Keep-alive client so long request runs stay cheap; destroyed with the proxy server. */
 function send(url: string, headers: http.OutgoingHttpHeaders = {}, agent?: http.Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { headers, agent: agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return sendText(url, { headers, agent });
 }
 
 /** Serves `mw` mounted at `/api` on Express; returns a function sending `n` sequential GETs. */
 async function serve(config: ProxyConfig): Promise<{ mw: ProxyMiddleware; url: string; get: (path?: string, headers?: http.OutgoingHttpHeaders) => Promise<Reply> }> {
-  const mw = proxy(config);
-  toClose.push(mw);
+  const mw = proxyFor(config);
   const app = express();
   app.use('/api', mw);
-  const server = await listen(app);
-  toClose.push(server);
-  const agent = new http.Agent({ keepAlive: true });
-  toClose.push({ close: async () => agent.destroy() });
+  const server = track(await listen(app));
+  const agent = keepAliveAgent();
   return { mw, url: server.url, get: (path = '/x', headers = {}) => send(`${server.url}/api${path}`, headers, agent) };
 }
 
@@ -71,12 +55,6 @@ async function names(get: () => Promise<Reply>, n: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(nameOf(await get()));
   return out;
-}
-
-function countBy(list: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const x of list) counts[x] = (counts[x] ?? 0) + 1;
-  return counts;
 }
 
 let ups: Upstream[];
@@ -306,7 +284,7 @@ describe('stats()', () => {
       const code = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
       res.writeHead(code, { 'content-length': 2 }).end('ok');
     });
-    toClose.push(statusUp);
+    track(statusUp);
     const dead = await deadTargetUrl();
     const { mw, get } = await serve({ targets: [{ url: statusUp.url, name: 'live' }, { url: dead, name: 'dead' }], balancer: 'first' });
 
@@ -344,18 +322,16 @@ describe('res.locals context', () => {
       seenByUpstream = proxySideRes?.locals?.['target'];
       res.end('ok');
     });
-    toClose.push(up);
+    track(up);
     const meta = { zone: 'z1' };
-    const mw = proxy({ targets: [{ url: up.url, name: 'with-meta', meta }] });
-    toClose.push(mw);
+    const mw = proxyFor({ targets: [{ url: up.url, name: 'with-meta', meta }] });
     const app = express();
     app.use((_req, res, next) => {
       proxySideRes = res;
       next();
     });
     app.use(mw);
-    const server = await listen(app);
-    toClose.push(server);
+    const server = track(await listen(app));
 
     expect((await send(`${server.url}/x`)).status).toBe(200);
     const chosen = mw.balancer.targets[0]!;
@@ -385,16 +361,14 @@ describe('res.locals context', () => {
 
   it('is readable by a later middleware after a failed attempt (errorHandler → next(err))', async () => {
     const dead = await deadTargetUrl();
-    const mw = proxy({ targets: { url: dead, name: 'down' }, errorHandler: (err, _req, _res, next) => next(err) });
-    toClose.push(mw);
+    const mw = proxyFor({ targets: { url: dead, name: 'down' }, errorHandler: (err, _req, _res, next) => next(err) });
     const app = express();
     app.use(mw);
     app.use(((err, _req, res, _next) => {
       const target = res.locals['target'] as ProxyTarget | undefined;
       res.status(599).json({ code: (err as ProxyError).code, target: target?.name, same: target === (err as ProxyError).target });
     }) as express.ErrorRequestHandler);
-    const server = await listen(app);
-    toClose.push(server);
+    const server = track(await listen(app));
 
     const reply = await send(`${server.url}/x`);
     expect(reply.status).toBe(599);
@@ -410,9 +384,8 @@ describe('res.locals context', () => {
         locals = (res as unknown as { locals?: Record<string, unknown> }).locals;
       },
     });
-    toClose.push(mw);
-    const server = await listen((req, res) => mw(req, res));
-    toClose.push(server);
+    track(mw);
+    const server = track(await listen((req, res) => mw(req, res)));
     expect((await send(`${server.url}/x`)).status).toBe(200);
     expect(locals?.['picked']).toBe(mw.balancer.targets[0]);
   });
@@ -437,7 +410,7 @@ describe('targets named localhost', () => {
   it('reach an upstream listening on 127.0.0.1', async () => {
     const v4 = await listenOn('127.0.0.1', 'v4');
     expect(v4).toBeDefined();
-    toClose.push(v4!);
+    track(v4!);
     const { get } = await serve({ targets: `http://localhost:${v4!.port}` });
     const reply = await get('/hello');
     expect(reply.status).toBe(200);
@@ -452,7 +425,7 @@ describe('targets named localhost', () => {
       await expect(listenOn('::1', 'probe')).resolves.toBeUndefined();
       return;
     }
-    toClose.push(v6);
+    track(v6);
     const { get, mw } = await serve({ targets: `http://localhost:${v6.port}` });
     const reply = await get('/hello?six=1');
     expect(reply.status).toBe(200);

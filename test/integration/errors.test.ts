@@ -8,26 +8,15 @@ import net, { type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, ProxyError, type Balancer, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
-import { deadTargetUrl } from '../helpers/dead-target.js';
-import { closeServer, listen, listenOnLoopback, trackSockets } from '../helpers/listen.js';
+import { describe, expect, it } from 'vitest';
+import { ProxyError, type Balancer, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { closingUpstream, deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 /** Everything a test opened; closed after each test. */
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function track<T extends { close(): unknown }>(thing: T): T {
-  cleanups.push(() => thing.close());
-  return thing;
-}
-
-function makeProxy(config: ProxyConfig): ProxyMiddleware {
-  return track(proxy(config));
-}
+const { track, proxyFor: makeProxy } = useCleanup();
 
 async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
   return track(handler === undefined ? await startUpstream() : await startUpstream(handler));
@@ -57,20 +46,6 @@ function recordingHandler(): { calls: ProxyError[]; handler: NonNullable<ProxyCo
       res.end(`custom:${err.code}`);
     },
   };
-}
-
-/** A TCP server that accepts a connection, waits for the request, then closes without answering. */
-async function closingUpstream(): Promise<{ url: string; received: () => number; close: () => Promise<void> }> {
-  let received = 0;
-  const server = net.createServer((socket) => {
-    socket.once('data', () => {
-      received++;
-      socket.destroy();
-    });
-  });
-  const { sockets } = trackSockets(server);
-  const port = await listenOnLoopback(server);
-  return { url: `http://127.0.0.1:${port}`, received: () => received, close: () => closeServer(server, sockets) };
 }
 
 /**

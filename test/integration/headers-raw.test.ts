@@ -6,37 +6,29 @@
 import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import express, { type ErrorRequestHandler } from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/index.js';
-import { closeServer, listen, listenOnLoopback, rawRequest, trackSockets } from '../helpers/listen.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen, rawRequest, serveOnLoopback } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const opened: Array<{ close(): Promise<void> }> = [];
-
-afterEach(async () => {
-  const all = opened.splice(0);
-  await Promise.all(all.map((c) => c.close()));
-});
+const { track, proxyFor } = useCleanup({ parallel: true });
 
 /** The proxy mounted at `/api` in Express, with an error handler answering 500. Returns its port. */
 async function serveProxy(config: ProxyConfig): Promise<number> {
-  const mw = proxy(config);
-  opened.push(mw);
+  const mw = proxyFor(config);
   const app = express();
   app.disable('x-powered-by');
   app.use('/api', mw);
   app.use(((err: unknown, _req, res, _next) => {
     res.status(500).type('text/plain').send(String(err));
   }) as ErrorRequestHandler);
-  const front = await listen(app);
-  opened.push(front);
+  const front = track(await listen(app));
   return front.port;
 }
 
 async function echoUpstream(): Promise<Upstream> {
-  const up = await startUpstream();
-  opened.push(up);
+  const up = track(await startUpstream());
   return up;
 }
 
@@ -67,11 +59,8 @@ async function rawUpstream(response: string, ready: (data: string) => boolean = 
     });
     socket.on('error', () => {});
   });
-  const { sockets } = trackSockets(server);
-  const port = await listenOnLoopback(server);
-  let closing: Promise<void> | undefined;
-  opened.push({ close: () => (closing ??= closeServer(server, sockets)) });
-  return { url: `http://127.0.0.1:${port}`, received };
+  const { url } = track(await serveOnLoopback(server));
+  return { url, received };
 }
 
 /** Splits a raw HTTP/1.1 message into its status/request line, header lines and body. */
@@ -240,12 +229,9 @@ describe('request framing', () => {
 
   it('drops Content-Length when a lenient front server accepts both (insecureHTTPParser)', async () => {
     const up = await echoUpstream();
-    const mw = proxy({ targets: up.url });
-    opened.push(mw);
+    const mw = proxyFor({ targets: up.url });
     const server = http.createServer({ insecureHTTPParser: true }, (req, res) => mw(req, res));
-    const { sockets } = trackSockets(server);
-    const port = await listenOnLoopback(server);
-    opened.push({ close: () => closeServer(server, sockets) });
+    const { port } = track(await serveOnLoopback(server));
     const reply = await exchange(
       port,
       'POST /smuggle HTTP/1.1\r\nHost: client.example\r\n' +

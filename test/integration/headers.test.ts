@@ -4,20 +4,14 @@
  * middleware. Real upstreams on 127.0.0.1, real HTTP through an Express app.
  * Raw-socket cases (exact bytes on the wire) are in headers-raw.test.ts.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { proxy } from '../../src/index.js';
+import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig, ProxyMiddleware } from '../../src/index.js';
+import { sendText, type TextReply } from '../helpers/client.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { listen, type Listening } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  rawHeaders: string[];
-  body: string;
-}
 
 /**
  * One request over node:http with exactly the headers given (no agent, so nothing is pooled).
@@ -26,24 +20,12 @@ interface Reply {
 function send(
   url: string,
   opts: { method?: string; path?: string; headers?: OutgoingHttpHeaders; body?: string[] } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(opts.path ?? '/', url);
-    const req = http.request(
-      { host: '127.0.0.1', port: target.port, path: target.pathname + target.search, method: opts.method ?? 'GET', headers: opts.headers, agent: false },
-      (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    for (const chunk of opts.body ?? []) req.write(chunk);
-    req.end();
-  });
+): Promise<TextReply> {
+  const target = new URL(opts.path ?? '/', url);
+  return sendText(
+    { host: '127.0.0.1', port: target.port, path: target.pathname + target.search },
+    { method: opts.method, headers: opts.headers, body: opts.body ?? [] },
+  );
 }
 
 /** Raw header names of a reply, in the case they arrived. */
@@ -62,27 +44,19 @@ function appWith(mw: ProxyMiddleware, before: RequestHandler[] = []): express.Ex
   return app;
 }
 
-const opened: Array<{ close(): Promise<void> }> = [];
+const { track, proxyFor } = useCleanup({ parallel: true });
 
 /** Starts the proxy app; everything is closed after each test. */
 async function serve(config: ProxyConfig, before: RequestHandler[] = []): Promise<{ mw: ProxyMiddleware; front: Listening }> {
-  const mw = proxy(config);
-  opened.push(mw);
-  const front = await listen(appWith(mw, before));
-  opened.push(front);
+  const mw = proxyFor(config);
+  const front = track(await listen(appWith(mw, before)));
   return { mw, front };
 }
 
 async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
-  const up = handler === undefined ? await startUpstream() : await startUpstream(handler);
-  opened.push(up);
+  const up = track(handler === undefined ? await startUpstream() : await startUpstream(handler));
   return up;
 }
-
-afterEach(async () => {
-  const all = opened.splice(0);
-  await Promise.all(all.map((c) => c.close()));
-});
 
 describe('headers: rules on the upstream request', () => {
   it('sets constants, placeholders and function values; undefined keeps, null removes', async () => {
@@ -447,12 +421,10 @@ describe('response headers: Set-Cookie and headers set earlier', () => {
       res.setHeader('X-Powered-By', 'upstream-server');
       res.end('ok');
     });
-    const mw = proxy({ targets: up.url });
-    opened.push(mw);
+    const mw = proxyFor({ targets: up.url });
     const app = express(); // x-powered-by left enabled
     app.use('/api', mw);
-    const front = await listen(app);
-    opened.push(front);
+    const front = track(await listen(app));
     const reply = await send(front.url, { path: '/api/p' });
     expect(reply.headers['x-powered-by']).toBe('upstream-server');
   });

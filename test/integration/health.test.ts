@@ -10,7 +10,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import express from 'express';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   proxy,
   type Balancer,
@@ -21,30 +21,22 @@ import {
 } from '../../src/index.js';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
-import { closeServer, listen, listenOnLoopback, trackSockets } from '../helpers/listen.js';
-import { closeAll, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { sendText } from '../helpers/client.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen, serveOnLoopback } from '../helpers/listen.js';
+import { until } from '../helpers/poll.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0).reverse());
-});
+const { track, proxyFor } = useCleanup({ parallel: true });
 
 interface Reply {
   status: number;
   body: string;
 }
 
-function send(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function send(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
+  const { status, body } = await sendText(url, { headers });
+  return { status, body };
 }
 
 interface Served {
@@ -59,7 +51,8 @@ async function serve(config: ProxyConfig): Promise<Served> {
   const app = express();
   app.use('/api', mw);
   const server = await listen(app);
-  toClose.push(server, mw);
+  track(server);
+  track(mw);
   return {
     mw,
     url: server.url,
@@ -70,15 +63,6 @@ async function serve(config: ProxyConfig): Promise<Served> {
       return s.healthy;
     },
   };
-}
-
-/** Polls `cond` on every turn of the event loop until it holds; fails after a generous bound. */
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 /** Name of the upstream that answered (see `controlled`). */
@@ -132,7 +116,7 @@ async function controlled(name: string): Promise<Controlled> {
     if (req.url === '/hold') await held;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name }));
   }, { name });
-  toClose.push(up);
+  track(up);
   const isCheck = (url: string): boolean => url.startsWith('/health');
   return {
     up,
@@ -231,7 +215,7 @@ describe('passive health', () => {
       const status = Number(req.url?.slice(1)) || 200;
       res.writeHead(status, { 'content-type': 'text/plain' }).end('x');
     }, { name: 'up' });
-    toClose.push(up);
+    track(up);
     const { get, healthy, url, mw } = await serve({
       targets: { url: up.url, name: 'up' },
       passive: { maxFails: 1, failTimeout: 60_000 },
@@ -363,8 +347,7 @@ describe('active health checks', () => {
     // arrives, results 1..n-1 are applied: record the verdict then.
     const script = [500, 500, 500, 500, 200, 200, 200, 200, 200];
     const seen: boolean[] = [];
-    const mw = proxy({ targets: target(a), healthCheck: { path: '/health', interval: 50, unhealthyAfter: 3, healthyAfter: 2 } });
-    toClose.push(mw);
+    const mw = proxyFor({ targets: target(a), healthCheck: { path: '/health', interval: 50, unhealthyAfter: 3, healthyAfter: 2 } });
     a.control.onCheck = () => {
       if (seen.length >= script.length) return;
       seen.push(mw.stats()[0]!.healthy);
@@ -437,9 +420,7 @@ describe('active health checks over TLS', () => {
       if (req.url === '/health') checks++;
       res.end('ok');
     });
-    const { sockets } = trackSockets(server);
-    const port = await listenOnLoopback(server);
-    toClose.push({ close: () => closeServer(server, sockets) });
+    const { port } = track(await serveOnLoopback(server));
     return { url: `https://localhost:${port}`, checks: () => checks };
   }
 

@@ -3,11 +3,11 @@
  * Uint8Array, Readable) with correct framing, `readBody` on compressed upstream bodies,
  * async / throwing / rejecting hooks, `expectedStatus`, and `res.locals[contextKey]`.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   proxy,
   ProxyError,
@@ -18,18 +18,12 @@ import {
   type ProxyMiddleware,
   type ProxyTarget,
 } from '../../src/index.js';
+import { sendRequest, type Reply } from '../helpers/client.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { listen, type Listening } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function track<T extends { close(): unknown }>(thing: T): T {
-  cleanups.push(() => thing.close());
-  return thing;
-}
+const { track } = useCleanup();
 
 async function upstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
   return track(await startUpstream(handler));
@@ -50,24 +44,9 @@ async function serve(config: ProxyConfig, mode: 'express' | 'bare' = 'express'):
   return { mw, server: track(server) };
 }
 
-interface RawResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  /** Raw bytes as received (no decompression). */
-  body: Buffer;
-}
-
 /** A GET over a fresh connection; the body is returned exactly as it arrived (never decompressed). */
-function get(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
+function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return sendRequest(url, { headers });
 }
 
 const ORIGINAL = JSON.stringify({ n: 1, text: 'original upstream body' });

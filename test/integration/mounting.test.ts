@@ -5,47 +5,23 @@
  * row per mode in `OUTCOMES`, so no mode is skipped.
  */
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type Balancer, type ProxyConfig } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Balancer, ProxyConfig } from '../../src/index.js';
+import { sendText, type TextReply } from '../helpers/client.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { listen } from '../helpers/listen.js';
 import { NEXT_CALLED_BODY, NEXT_ERROR_PREFIX, mount, mountModes, type MountMode } from '../helpers/mount-matrix.js';
-import { closeAll, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0));
-});
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  rawHeaders: string[];
-  body: string;
-}
+const { track, proxyFor } = useCleanup({ parallel: true });
 
 /** One request over a fresh connection. */
 function send(
   url: string,
   init: { method?: string; body?: string; headers?: http.OutgoingHttpHeaders } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          rawHeaders: res.rawHeaders,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
+): Promise<TextReply> {
+  return sendText(url, init);
 }
 
 /** What a client sees when the middleware calls `next()` / `next(err)`, per mode. */
@@ -85,11 +61,9 @@ function recognisableUpstream(): Promise<Upstream> {
 }
 
 async function serve(mode: MountMode, config: ProxyConfig) {
-  const mw = proxy(config);
-  toClose.push(mw);
+  const mw = proxyFor(config);
   const m = mount(mode, mw);
-  const server = await listen(m.handler);
-  toClose.push(server);
+  const server = track(await listen(m.handler));
   return { mw, m, server };
 }
 
@@ -136,8 +110,7 @@ describe.each(mountModes)('mounted as %s', (mode) => {
   const outcome = OUTCOMES[mode];
 
   it('sends the mount-relative path and the query upstream', async () => {
-    const up = await recognisableUpstream();
-    toClose.push(up);
+    const up = track(await recognisableUpstream());
     const { m, server } = await serve(mode, { targets: up.url });
 
     const clientPath = m.clientPath('/users/7?x=1&y=a%20b');
@@ -150,8 +123,7 @@ describe.each(mountModes)('mounted as %s', (mode) => {
   });
 
   it('keeps a target path prefix in front of the forwarded path', async () => {
-    const up = await recognisableUpstream();
-    toClose.push(up);
+    const up = track(await recognisableUpstream());
     const { m, server } = await serve(mode, { targets: `${up.url}/base` });
 
     const clientPath = m.clientPath('/users?x=1');
@@ -160,8 +132,7 @@ describe.each(mountModes)('mounted as %s', (mode) => {
   });
 
   it('delivers the upstream status, headers and body to the client', async () => {
-    const up = await recognisableUpstream();
-    toClose.push(up);
+    const up = track(await recognisableUpstream());
     const { m, server } = await serve(mode, { targets: up.url });
 
     const res = await send(server.url + m.clientPath('/echo'), {
@@ -182,8 +153,7 @@ describe.each(mountModes)('mounted as %s', (mode) => {
   });
 
   it('calls next() for a skipped request and never contacts the upstream', async () => {
-    const up = await recognisableUpstream();
-    toClose.push(up);
+    const up = track(await recognisableUpstream());
     const { m, server } = await serve(mode, {
       targets: up.url,
       skip: (req) => req.url?.includes('skip-me') === true,
@@ -211,8 +181,7 @@ describe.each(mountModes)('mounted as %s', (mode) => {
   });
 
   it.each(THROWERS)('hands a throwing %s to next(err) and keeps serving', async (_name, makeConfig) => {
-    const up = await recognisableUpstream();
-    toClose.push(up);
+    const up = track(await recognisableUpstream());
     const config = makeConfig(up.url);
     const { m, server } = await serve(mode, config);
 

@@ -6,63 +6,20 @@
  * Requests are sent with node:http (or raw over node:net) rather than supertest: superagent
  * parses the URL, which would resolve dot segments and re-encode bytes before they leave.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { proxy } from '../../src/index.js';
-import type { ProxyConfig, ProxyMiddleware } from '../../src/types.js';
-import { closeServer, listen, listenOnLoopback, rawRequest, trackSockets, type Listening } from '../helpers/listen.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { ProxyMiddleware } from '../../src/types.js';
+import { rawRequest, type Listening } from '../helpers/listen.js';
 import { mount, mountModes, NEXT_CALLED_BODY, NEXT_ERROR_PREFIX } from '../helpers/mount-matrix.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { BAD_REQUEST_JSON, sendPath as send, useRoutingSuite } from '../helpers/routing.js';
+import type { Upstream } from '../helpers/upstream.js';
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-}
-
-/** GET (or `method`) `path` exactly as written: node:http sends the request target untouched. */
-function send(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const BAD_REQUEST_JSON = { error: { status: 400, code: 'BAD_REQUEST', message: 'Bad Request' } };
-
+const routing = useRoutingSuite();
+const { mw, serve, serveLenient, onlyUpstreamUrl, expectUpstreamUntouched } = routing;
 let up: Upstream;
-let closers: Array<() => Promise<void>>;
-
-beforeEach(async () => {
-  up = await startUpstream();
-  closers = [];
+beforeEach(() => {
+  up = routing.up;
 });
-
-afterEach(async () => {
-  await Promise.all(closers.map((c) => c()));
-  await up.close();
-});
-
-/** A proxy middleware closed after the test. */
-function mw(config: ProxyConfig): ProxyMiddleware {
-  const m = proxy(config);
-  closers.push(() => m.close());
-  return m;
-}
-
-/** Serves `handler` on 127.0.0.1, closed after the test. */
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => unknown): Promise<Listening> {
-  const l = await listen(handler);
-  closers.push(() => l.close());
-  return l;
-}
 
 /** `app.use(mountPath, mw)` in Express with the matrix's 404 `next-called` after it. */
 async function serveExpress(mountPath: string | undefined, m: ProxyMiddleware): Promise<Listening> {
@@ -73,17 +30,6 @@ async function serveExpress(mountPath: string | undefined, m: ProxyMiddleware): 
     res.status(404).type('text/plain').send(NEXT_CALLED_BODY);
   });
   return serve(app);
-}
-
-/** The request target the upstream received for its only request. */
-function onlyUpstreamUrl(): string {
-  expect(up.requests).toHaveLength(1);
-  return up.requests[0]!.url;
-}
-
-function expectUpstreamUntouched(): void {
-  expect(up.requests).toHaveLength(0);
-  expect(up.connections).toBe(0);
 }
 
 describe('mount-relative forwarding joined to the target prefix', () => {
@@ -367,10 +313,7 @@ describe('path safety: control characters', () => {
 
   it('raw control bytes refused with a lenient parser as well (insecureHTTPParser)', async () => {
     const m = mw({ targets: up.url });
-    const server = http.createServer({ insecureHTTPParser: true }, (req, res) => m(req, res));
-    const { sockets } = trackSockets(server);
-    const port = await listenOnLoopback(server);
-    closers.push(() => closeServer(server, sockets));
+    const { port } = await serveLenient((req, res) => m(req, res));
     for (const byte of ['\x01', '\x7f', '\x1f']) {
       const reply = await rawRequest(port, `GET /a${byte}b?q=${byte} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect(reply).toMatch(/^HTTP\/1\.1 400 /);

@@ -5,22 +5,18 @@
 import { createHmac } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cookie, headerHash, ipHash, leastConn, proxy, uriHash, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cookie, headerHash, ipHash, leastConn, uriHash, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { sendText, type TextReply } from '../helpers/client.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { listen } from '../helpers/listen.js';
+import { until } from '../helpers/poll.js';
 import { closeAll, startUpstream, startUpstreams, type EchoResponse, type Upstream } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0));
-});
+const { track, proxyFor, keepAliveAgent } = useCleanup({ parallel: true });
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Reply = TextReply;
 
 interface SendOptions {
   headers?: http.OutgoingHttpHeaders;
@@ -30,45 +26,24 @@ interface SendOptions {
 }
 
 function send(url: string, opts: SendOptions = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { headers: opts.headers ?? {}, agent: opts.agent ?? false, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return sendText(url, opts);
 }
 
 type Get = (path?: string, opts?: SendOptions) => Promise<Reply>;
 
 /** Serves `config` mounted at `/api` on Express. */
 async function serve(config: ProxyConfig): Promise<{ mw: ProxyMiddleware; get: Get }> {
-  const mw = proxy(config);
-  toClose.push(mw);
+  const mw = proxyFor(config);
   const app = express();
   app.use('/api', mw);
-  const server = await listen(app);
-  toClose.push(server);
-  const agent = new http.Agent({ keepAlive: true });
-  toClose.push({ close: async () => agent.destroy() });
+  const server = track(await listen(app));
+  const agent = keepAliveAgent();
   return { mw, get: (path = '/x', opts = {}) => send(`${server.url}/api${path}`, { agent, ...opts }) };
 }
 
 function nameOf(reply: Reply): string {
   expect(reply.status).toBe(200);
   return (JSON.parse(reply.body) as EchoResponse).name;
-}
-
-/** Resolves once `check()` is true, testing after each turn of the event loop (no sleeping). */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A request as the balancer sees it, to ask `mw.balancer` what it would choose. */
@@ -265,7 +240,7 @@ describe('cookie (sticky sessions)', () => {
       res.setHeader('set-cookie', ['app=1; Path=/', 'lang=en']);
       res.end('ok');
     }, { name: 'app' });
-    toClose.push(app);
+    track(app);
     const { get } = await serve({ targets: [app.url], balancer: { cookie: 'sid' } });
     const cookies = (await get()).headers['set-cookie'] ?? [];
     expect(cookies).toHaveLength(3);
@@ -305,7 +280,7 @@ describe('least_conn', () => {
       res.end(JSON.stringify({ name }));
     };
     const slow = await Promise.all(['s0', 's1'].map((name) => startUpstream(handler(name), { name })));
-    toClose.push(...slow);
+    for (const up of slow) track(up);
     const { mw, get } = await serve({ balancer: leastConn(slow.map((u) => ({ url: u.url, name: u.name }))) });
 
     // Idle targets take turns: the slow request goes to s0, the first in the list.

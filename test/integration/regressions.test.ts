@@ -5,26 +5,17 @@ import http from 'node:http';
 import https from 'node:https';
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { ProxyMiddleware } from '../../src/index.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { until } from '../helpers/poll.js';
 import { startUpstream } from '../helpers/upstream.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function makeProxy(config: ProxyConfig): ProxyMiddleware {
-  const mw = proxy(config);
-  cleanups.push(() => mw.close());
-  return mw;
-}
+const { defer, track, proxyFor: makeProxy } = useCleanup();
 
 async function echo(): Promise<string> {
-  const up = await startUpstream();
-  cleanups.push(() => up.close());
-  return up.url;
+  return track(await startUpstream()).url;
 }
 
 function appWith(mw: ProxyMiddleware): express.Express {
@@ -34,11 +25,6 @@ function appWith(mw: ProxyMiddleware): express.Express {
     res.status(500).type('text/plain').send(`express-error: ${err.message}`);
   }) as ErrorRequestHandler);
   return app;
-}
-
-/** Resolves once `check()` is true, testing after each turn of the event loop (no sleeping). */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe('regressions', () => {
@@ -89,7 +75,7 @@ describe('regressions', () => {
 
   it('an https.Agent given as agent does not capture http targets', async () => {
     const agent = new https.Agent({ keepAlive: true });
-    cleanups.push(() => agent.destroy());
+    defer(() => agent.destroy());
     const mw = makeProxy({ targets: await echo(), agent: agent as unknown as http.Agent });
     await request(appWith(mw)).get('/x').expect(200);
   });
@@ -98,7 +84,7 @@ describe('regressions', () => {
     const mw = makeProxy({ targets: await deadTargetUrl(), tryDuration: 60_000, tryInterval: 30_000 });
     const server = http.createServer(appWith(mw));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    defer(() => new Promise((resolve) => server.close(resolve)));
     const { port } = server.address() as { port: number };
     const req = http.get({ host: '127.0.0.1', port, path: '/x', agent: false });
     req.on('error', () => {});

@@ -7,41 +7,17 @@ import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyError, type ProxyMiddleware } from '../../src/index.js';
-import { deadTargetUrl } from '../helpers/dead-target.js';
+import { describe, expect, it } from 'vitest';
+import type { ProxyError, ProxyMiddleware } from '../../src/index.js';
+import { closingUpstream, deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { until } from '../helpers/poll.js';
 import { startUpstream, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function makeProxy(config: ProxyConfig): ProxyMiddleware {
-  const mw = proxy(config);
-  cleanups.push(() => mw.close());
-  return mw;
-}
+const { defer, track, proxyFor: makeProxy } = useCleanup();
 
 async function upstream(handler?: UpstreamHandler, name?: string): Promise<Upstream> {
-  const up = handler === undefined ? await startUpstream({ name }) : await startUpstream(handler, { name });
-  cleanups.push(() => up.close());
-  return up;
-}
-
-/** An upstream that accepts the connection, waits for the request, then closes without answering. */
-async function closingUpstream(): Promise<{ url: string; hits: () => number }> {
-  let hits = 0;
-  const server = net.createServer((socket) => {
-    socket.once('data', () => {
-      hits++;
-      socket.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  const { port } = server.address() as net.AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, hits: () => hits };
+  return track(handler === undefined ? await startUpstream({ name }) : await startUpstream(handler, { name }));
 }
 
 /** Answers with the sha256 of the body it read. */
@@ -80,7 +56,7 @@ describe('retries', () => {
     const mw = makeProxy({ targets: [await deadTargetUrl(), good.url], retries: 1 });
     const server = http.createServer(appWith(mw));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    defer(() => new Promise((resolve) => server.close(resolve)));
     const { port } = server.address() as net.AddressInfo;
     const parts = [randomBytes(10_000), randomBytes(20_000), randomBytes(30_000)];
     const answer = await new Promise<string>((resolve, reject) => {
@@ -112,7 +88,7 @@ describe('retries', () => {
   });
 
   it('a POST that failed after connecting is not retried by default, but a custom filter may', async () => {
-    const closing = await closingUpstream();
+    const closing = track(await closingUpstream());
     const good = await upstream(hashingHandler);
     const errors: ProxyError[] = [];
     const strict = makeProxy({
@@ -136,12 +112,12 @@ describe('retries', () => {
   });
 
   it('a GET that failed after connecting is retried on the next target', async () => {
-    const closing = await closingUpstream();
+    const closing = track(await closingUpstream());
     const good = await upstream(undefined, 'good');
     const mw = makeProxy({ targets: [closing.url, good.url], retries: 1 });
     const res = await request(appWith(mw)).get('/x').expect(200);
     expect(res.body.name).toBe('good');
-    expect(closing.hits()).toBe(1);
+    expect(closing.received()).toBe(1);
   });
 
   it('each retry goes to a target not tried yet, and err.attempts counts them', async () => {
@@ -203,10 +179,10 @@ describe('retries', () => {
     const mw = makeProxy({ targets: url, tryDuration: 20_000, tryInterval: 50 });
     const pending = request(appWith(mw)).get('/late').then((r) => r);
     // Once the proxy has seen a failure, bring an upstream up on the same port.
-    while ((mw.stats()[0]?.failures ?? 0) < 1) await new Promise((resolve) => setImmediate(resolve));
+    await until(() => (mw.stats()[0]?.failures ?? 0) >= 1, 'the first failure');
     const late = http.createServer((_req, res) => res.end('late but here'));
     await new Promise<void>((resolve) => late.listen(port, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => {
+    defer(() => new Promise((resolve) => {
       late.closeAllConnections();
       late.close(resolve);
     }));

@@ -5,75 +5,25 @@
  *
  * Requests are sent with node:http: superagent would parse and normalise the URL first.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { proxy } from '../../src/index.js';
-import type { ProxyConfig, ProxyMiddleware } from '../../src/types.js';
-import { closeServer, listen, listenOnLoopback, rawRequest, trackSockets, type Listening } from '../helpers/listen.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import type { ProxyConfig } from '../../src/types.js';
+import { rawRequest, type Listening } from '../helpers/listen.js';
+import { BAD_REQUEST_JSON, sendPath as send, useRoutingSuite } from '../helpers/routing.js';
+import type { Upstream } from '../helpers/upstream.js';
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-}
-
-function send(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const BAD_REQUEST_JSON = { error: { status: 400, code: 'BAD_REQUEST', message: 'Bad Request' } };
-
+const routing = useRoutingSuite();
+const { mw, serve, serveLenient, onlyUpstreamUrl, expectUpstreamUntouched } = routing;
 let up: Upstream;
-let closers: Array<() => Promise<void>>;
-
-beforeEach(async () => {
-  up = await startUpstream();
-  closers = [];
+beforeEach(() => {
+  up = routing.up;
 });
-
-afterEach(async () => {
-  await Promise.all(closers.map((c) => c()));
-  await up.close();
-});
-
-function mw(config: ProxyConfig): ProxyMiddleware {
-  const m = proxy(config);
-  closers.push(() => m.close());
-  return m;
-}
-
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => unknown): Promise<Listening> {
-  const l = await listen(handler);
-  closers.push(() => l.close());
-  return l;
-}
 
 /** A bare http server whose only handler is `proxy(config)`. */
 async function serveBare(config: ProxyConfig): Promise<Listening> {
   const m = mw(config);
   return serve((req, res) => m(req, res));
-}
-
-/** The request target the upstream received for its only request. */
-function onlyUpstreamUrl(): string {
-  expect(up.requests).toHaveLength(1);
-  return up.requests[0]!.url;
-}
-
-function expectUpstreamUntouched(): void {
-  expect(up.requests).toHaveLength(0);
-  expect(up.connections).toBe(0);
 }
 
 /** Sends each [client path, expected upstream target] through `config` on a bare server. */
@@ -378,10 +328,7 @@ describe('to: URL templates', () => {
 
   it('control bytes and obs-fold in a header value (lenient parser) are encoded', async () => {
     const m = mw({ targets: up.url, to: '/t/{header.x-tenant}{path}', headers: { 'x-tenant': null } });
-    const server = http.createServer({ insecureHTTPParser: true }, (req, res) => m(req, res));
-    const { sockets } = trackSockets(server);
-    const port = await listenOnLoopback(server);
-    closers.push(() => closeServer(server, sockets));
+    const { port } = await serveLenient((req, res) => m(req, res));
     const reply = await rawRequest(port, 'GET /a HTTP/1.1\r\nHost: x\r\nX-Tenant: a\x01b\x7f\r\nConnection: close\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
     expect(onlyUpstreamUrl()).toBe('/t/a%01b%7F/a');

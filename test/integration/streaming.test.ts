@@ -7,83 +7,16 @@
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { proxy, type ProxyConfig, type ProxyError, type ProxyMiddleware } from '../../src/index.js';
-import { closeServer, listen, listenOnLoopback, trackSockets, type Listening } from '../helpers/listen.js';
-import { closeAll, startUpstream, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
+import { sendText } from '../helpers/client.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen, serveOnLoopback, type Listening } from '../helpers/listen.js';
+import { stalled } from '../helpers/poll.js';
+import { closed, deferred, GiB, MiB, patternChunk, readPausingOnce, rssGrowth } from '../helpers/streams.js';
+import { startUpstream, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0));
-});
-
-function track<T extends { close(): Promise<void> }>(thing: T): T {
-  toClose.push(thing);
-  return thing;
-}
-
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-function closed(emitter: NodeJS.EventEmitter & { closed?: boolean }): Promise<void> {
-  return new Promise((resolve) => {
-    if (emitter.closed === true) resolve();
-    else emitter.once('close', () => resolve());
-  });
-}
-
-/** A chunk of prime length with a position-dependent pattern, so a shifted byte changes the hash. */
-const PATTERN = Buffer.from(Array.from({ length: 65_521 }, (_, i) => (i * 7 + 3) % 251));
-
-/** Samples RSS of this process (upstream, proxy and client all run here); `stop()` gives peak − baseline. */
-function rssGrowth(): { sample(): void; stop(): number } {
-  const baseline = process.memoryUsage.rss();
-  let peak = baseline;
-  const sample = (): void => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  };
-  const timer = setInterval(sample, 25);
-  return {
-    sample,
-    stop() {
-      clearInterval(timer);
-      sample();
-      return peak - baseline;
-    },
-  };
-}
-
-/**
- * Resolves once `progress()` has not moved for `turns` consecutive event-loop turns (each turn
- * polls I/O, so a stream that can still move data does so within a few): counted in turns, not
- * time. A slow machine can only make it resolve later, never produce a wrong reading.
- */
-async function stalled(progress: () => number, turns = 200): Promise<void> {
-  let last = progress();
-  let still = 0;
-  while (still < turns) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const now = progress();
-    if (now === last) still += 1;
-    else {
-      last = now;
-      still = 0;
-    }
-  }
-}
+const { track } = useCleanup({ parallel: true });
 
 /**
  * A plain upstream (the recording helper keeps request bodies; here only the response is big)
@@ -95,9 +28,8 @@ async function generatingUpstream(total: number, sent: ReturnType<typeof createH
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
     const writeMore = (): void => {
       while (written < total) {
-        const n = Math.min(PATTERN.length, total - written);
-        const chunk = n === PATTERN.length ? PATTERN : PATTERN.subarray(0, n);
-        written += n;
+        const chunk = patternChunk(total - written);
+        written += chunk.length;
         sent.update(chunk);
         if (!res.write(chunk)) {
           res.once('drain', writeMore);
@@ -108,9 +40,8 @@ async function generatingUpstream(total: number, sent: ReturnType<typeof createH
     };
     writeMore();
   });
-  const { sockets } = trackSockets(server);
-  const port = await listenOnLoopback(server);
-  return { url: `http://127.0.0.1:${port}`, written: () => written, close: () => closeServer(server, sockets) };
+  const { url, close } = await serveOnLoopback(server);
+  return { url, written: () => written, close };
 }
 
 describe('1 GiB download', () => {
@@ -129,26 +60,19 @@ describe('1 GiB download', () => {
       const result = await new Promise<{ status: number; length: string | undefined; complete: boolean }>(
         (resolve, reject) => {
           const req = http.get(`${front.url}/api/big`, { agent: false }, (res) => {
-            let sinceSample = 0;
-            let pausedOnce = false;
-            res.on('data', (chunk: Buffer) => {
-              bytes += chunk.length;
-              received.update(chunk);
-              sinceSample += chunk.length;
-              if (sinceSample >= 16 * MiB) {
-                sinceSample = 0;
-                memory.sample();
-              }
-              if (!pausedOnce && bytes >= 64 * MiB) {
-                // Stop reading: with backpressure the upstream soon cannot write any more.
-                pausedOnce = true;
-                res.pause();
+            readPausingOnce(res, {
+              onChunk: (chunk) => {
+                bytes += chunk.length;
+                received.update(chunk);
+              },
+              onSample: memory.sample,
+              // Stop reading: with backpressure the upstream soon cannot write any more.
+              whilePaused: () =>
                 stalled(up.written).then(() => {
                   aheadWhileStalled = up.written() - bytes;
                   memory.sample();
-                  res.resume();
-                }, reject);
-              }
+                }),
+              onError: reject,
             });
             res.on('end', () =>
               resolve({ status: res.statusCode ?? 0, length: res.headers['content-length'], complete: res.complete }),
@@ -366,16 +290,8 @@ describe('a client that disconnects aborts its upstream request', () => {
     const { req: upReq } = await arrived.promise;
     await closed(upReq.socket);
 
-    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      http
-        .get(`${front.url}/api/two`, { agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        })
-        .on('error', reject);
-    });
+    const { status, body } = await sendText(`${front.url}/api/two`);
+    const reply = { status, body };
 
     expect(reply).toEqual({ status: 200, body: 'fresh /two' });
     expect(up.connections).toBe(2);

@@ -6,11 +6,13 @@
 import https from 'node:https';
 import http from 'node:http';
 import { rootCertificates, type TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxy, ProxyError, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
 import type { TlsOptions } from '../../src/types.js';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
-import { closeServer, listen, listenOnLoopback, trackSockets } from '../helpers/listen.js';
+import { sendText } from '../helpers/client.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen, serveOnLoopback } from '../helpers/listen.js';
 
 let certs: TestCerts;
 beforeAll(async () => {
@@ -20,10 +22,7 @@ afterAll(async () => {
   await certs.cleanup();
 });
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(toClose.splice(0).map((c) => c.close()));
-});
+const { track, defer } = useCleanup({ parallel: true });
 
 /** What an HTTPS upstream saw of one request. */
 interface SeenRequest {
@@ -73,12 +72,8 @@ async function httpsUpstream(options: https.ServerOptions): Promise<HttpsUpstrea
   server.on('secureConnection', (socket: TLSSocket) => handshakes.push(socket.servername ?? false));
   // A failed handshake is expected in several tests; without a listener it is only logged.
   server.on('tlsClientError', () => {});
-  const { sockets } = trackSockets(server);
-  const port = await listenOnLoopback(server);
-  let closing: Promise<void> | undefined;
-  const up: HttpsUpstream = { port, requests, handshakes, close: () => (closing ??= closeServer(server, sockets)) };
-  toClose.push(up);
-  return up;
+  const { port, close } = await serveOnLoopback(server);
+  return track({ port, requests, handshakes, close });
 }
 
 interface Served {
@@ -100,9 +95,8 @@ async function serve(config: ProxyConfig): Promise<Served> {
     },
     ...config,
   });
-  toClose.push(mw);
-  const server = await listen((req, res) => mw(req, res));
-  toClose.push(server);
+  track(mw);
+  const server = track(await listen((req, res) => mw(req, res)));
   return { mw, url: server.url, port: server.port, errors };
 }
 
@@ -112,18 +106,10 @@ interface Reply {
 }
 
 /** One GET over a fresh client connection; the path is sent as written (a lone trailing `?` included). */
-function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
+async function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
   const { hostname, port, origin } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: url.slice(origin.length), headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const { status, body } = await sendText({ hostname, port, path: url.slice(origin.length) }, { headers });
+  return { status, body };
 }
 
 function seen(reply: Reply): SeenRequest {
@@ -386,7 +372,7 @@ describe('per-request TLS options share nothing', () => {
 describe('your own https.Agent', () => {
   function userAgent(options: https.AgentOptions = {}): https.Agent {
     const agent = new https.Agent({ keepAlive: true, ...options });
-    toClose.push({ close: async () => agent.destroy() });
+    defer(() => agent.destroy());
     return agent;
   }
 

@@ -5,41 +5,30 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { ProxyConfig, ProxyMiddleware } from '../../src/index.js';
+import { sendText } from '../helpers/client.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { listen } from '../helpers/listen.js';
-import { closeAll, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { closed } from '../helpers/streams.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0));
-});
+const { track, defer, proxyFor } = useCleanup({ parallel: true });
 
 /** One GET over a fresh client connection; resolves with status and body. */
-function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
+  const { status, body } = await sendText(url, { headers });
+  return { status, body };
 }
 
 async function serve(config: ProxyConfig): Promise<{ mw: ProxyMiddleware; url: string }> {
-  const mw = proxy(config);
-  toClose.push(mw);
-  const server = await listen((req, res) => mw(req, res));
-  toClose.push(server);
+  const mw = proxyFor(config);
+  const server = track(await listen((req, res) => mw(req, res)));
   return { mw, url: server.url };
 }
 
 async function echoUpstream(): Promise<Upstream> {
-  const up = await startUpstream();
-  toClose.push(up);
+  const up = track(await startUpstream());
   return up;
 }
 
@@ -48,10 +37,6 @@ function watchSockets(up: Upstream): Socket[] {
   const sockets: Socket[] = [];
   up.server.on('connection', (socket: Socket) => sockets.push(socket));
   return sockets;
-}
-
-function closed(socket: Socket): Promise<void> {
-  return socket.destroyed && socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
 /** An upstream that holds each response until `release()`; `arrived(n)` resolves once n requests are waiting. */
@@ -71,7 +56,7 @@ async function gatedUpstream(): Promise<{ up: Upstream; arrived(n: number): Prom
         }
       }),
   );
-  toClose.push(up);
+  track(up);
   return {
     up,
     arrived: (n) =>
@@ -164,7 +149,7 @@ describe('a user-supplied agent', () => {
       created += 1;
       return original(...args);
     }) as typeof agent.createConnection;
-    toClose.push({ close: async () => agent.destroy() });
+    defer(() => agent.destroy());
     return { agent, created: () => created };
   }
 

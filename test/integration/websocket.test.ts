@@ -12,12 +12,14 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
 import { generateCerts } from '../helpers/certs.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
-import { closeServer, listen, listenOnLoopback, rawRequest, trackSockets, type Listening } from '../helpers/listen.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen, rawRequest, serveOnLoopback, type Listening } from '../helpers/listen.js';
+import { until } from '../helpers/poll.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -102,22 +104,14 @@ async function startWsUpstream(opts: WsUpstreamOptions = {}): Promise<WsUpstream
 // ---------------------------------------------------------------------------------------------
 // Proxy side and client helpers
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function track<T extends { close(): Promise<void> | void }>(thing: T): T {
-  cleanups.push(() => thing.close());
-  return thing;
-}
+const { defer, track, proxyFor } = useCleanup();
 
 async function wsUpstream(opts?: WsUpstreamOptions): Promise<WsUpstream> {
   return track(await startWsUpstream(opts));
 }
 
 function makeProxy(config: ProxyConfig): ProxyMiddleware {
-  return track(proxy({ ws: true, ...config }));
+  return proxyFor({ ws: true, ...config });
 }
 
 /** An Express app on a real server, with `mw` at the root for HTTP and upgrades. */
@@ -155,7 +149,7 @@ type Opened =
 function connect(url: string, protocols?: string[], options: WebSocket.ClientOptions = {}): Promise<Opened> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, protocols, options);
-    cleanups.push(() => ws.terminate());
+    defer(() => ws.terminate());
     let res101: IncomingMessage | undefined;
     ws.on('upgrade', (res) => {
       res101 = res;
@@ -202,18 +196,9 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
 }
 
-/** Polls on setImmediate (no sleeps) until `check` holds; fails with `what` after a generous deadline. */
-async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 /** No socket left open on either server. */
 async function expectNoOpenSockets(servers: Array<{ openSockets(): number }>): Promise<void> {
-  await waitFor(() => servers.every((s) => s.openSockets() === 0), 'every connection to close');
+  await until(() => servers.every((s) => s.openSockets() === 0), 'every connection to close', 10_000);
   for (const s of servers) expect(s.openSockets()).toBe(0);
 }
 
@@ -392,7 +377,7 @@ describe('balancing', () => {
     expect(await connect(wsUrl(server, '/b'))).toMatchObject({ kind: 'response', status: 503 });
     first.ws.close();
     await closed(first.ws);
-    await waitFor(() => u0.up.openSockets() === 0, 'the first tunnel to close');
+    await until(() => u0.up.openSockets() === 0, 'the first tunnel to close', 10_000);
     const again = await open(wsUrl(server, '/c'));
     expect((await whoami(again.ws)).url).toBe('/c');
   });
@@ -698,7 +683,7 @@ describe('tunnel lifetime', () => {
       },
     });
     const agent = new http.Agent();
-    cleanups.push(() => agent.destroy());
+    defer(() => agent.destroy());
     const mw = makeProxy({ targets: upstream.url, agent });
     const server = await serveAtRoot(mw);
     const answer = connect(wsUrl(server, '/chat'));
@@ -770,13 +755,11 @@ describe('tunnel lifetime', () => {
 describe('TLS upstream', () => {
   it('proxies to a wss:// target (self-signed, tls.verify: false)', async () => {
     const certs = await generateCerts();
-    cleanups.push(() => certs.cleanup());
+    defer(() => certs.cleanup());
     const tlsServer = https.createServer({ cert: certs.selfSigned.cert, key: certs.selfSigned.key });
-    const { sockets } = trackSockets(tlsServer);
-    const port = await listenOnLoopback(tlsServer);
-    cleanups.push(() => closeServer(tlsServer, sockets));
+    const { port } = track(await serveOnLoopback(tlsServer));
     const wss = new WebSocketServer({ server: tlsServer });
-    cleanups.push(() => {
+    defer(() => {
       for (const c of wss.clients) c.terminate();
       wss.close();
     });

@@ -5,49 +5,22 @@
  * headers, h2c upgrade smuggling, and chunked trailers. The raw upstream frames every byte it
  * receives, so an injected header or request line would show up as one.
  */
-import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
-import {
-  exchangeRaw,
-  headerValues,
-  serveFront,
-  startRawUpstream,
-  statuses,
-  type FramedRequest,
-  type RawUpstream,
-} from './support.js';
+import { describe, expect, it } from 'vitest';
+import type { ProxyConfig } from '../../src/index.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { exchangeRaw, headerValues, startRawChain, statuses, type FramedRequest, type RawChain } from './support.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const { track } = useCleanup();
 
-interface Setup {
-  readonly up: RawUpstream;
-  readonly mw: ProxyMiddleware;
-  readonly port: number;
-}
-
-/** Raw upstream ← proxy (built by `config`) ← front server running `app(mw)`. */
-async function setup(
-  config: (upUrl: string) => ProxyConfig,
-  app: (mw: ProxyMiddleware) => RequestListener = (mw) => (req, res) => mw(req, res),
-  serverOptions: http.ServerOptions = {},
-  respond?: Parameters<typeof startRawUpstream>[0],
-): Promise<Setup> {
-  const up = await startRawUpstream(respond);
-  cleanups.push(() => up.close());
-  const mw = proxy(config(up.url));
-  cleanups.push(() => mw.close());
-  const front = await serveFront(app(mw), serverOptions);
-  cleanups.push(() => front.close());
-  return { up, mw, port: front.port };
+/** Raw upstream ← proxy (built by `config`) ← front server running `app(mw)`; closed after the test. */
+async function setup(...args: Parameters<typeof startRawChain>): Promise<RawChain> {
+  return track(await startRawChain(...args));
 }
 
 /** Sends a GET with extra raw header lines; returns the reply and the one request the upstream framed. */
-async function get(s: Setup, target: string, headerLines = ''): Promise<{ reply: string; seen: FramedRequest }> {
+async function get(s: RawChain, target: string, headerLines = ''): Promise<{ reply: string; seen: FramedRequest }> {
   const reply = await exchangeRaw(
     s.port,
     `GET ${target} HTTP/1.1\r\nHost: client.example\r\n${headerLines}Connection: close\r\n\r\n`,
@@ -60,7 +33,7 @@ async function get(s: Setup, target: string, headerLines = ''): Promise<{ reply:
 }
 
 /** Nothing was injected: no `Injected` header, no problem the strict parser noticed, one request line. */
-function expectNoInjection(s: Setup, seen: FramedRequest): void {
+function expectNoInjection(s: RawChain, seen: FramedRequest): void {
   expect(headerValues(seen.headers, 'injected')).toEqual([]);
   expect(seen.problems).toEqual([]);
   expect(s.up.received.join('')).not.toMatch(/\r\nInjected:/i);
@@ -177,7 +150,7 @@ describe('forwarded-header trust', () => {
   const CONNECTION = 'Connection: keep-alive, X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto\r\n';
   const FORGED = 'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\n';
 
-  async function sendWithConnection(s: Setup): Promise<FramedRequest> {
+  async function sendWithConnection(s: RawChain): Promise<FramedRequest> {
     const reply = await exchangeRaw(s.port, `GET /x HTTP/1.1\r\nHost: client.example\r\n${CONNECTION}${FORGED}\r\n`, {
       responses: 1,
     });

@@ -5,35 +5,31 @@
  * nothing left in flight).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
-import { exchangeRaw, OK_RESPONSE, serveFront, startRawUpstream, statuses, until, type RawResponder, type RawUpstream } from './support.js';
+import { describe, expect, it } from 'vitest';
+import type { ProxyConfig } from '../../src/index.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { until } from '../helpers/poll.js';
+import { exchangeRaw, OK_RESPONSE, startRawChain, statuses, type RawChain, type RawResponder } from './support.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const { track } = useCleanup();
 
-interface Setup {
-  readonly up: RawUpstream;
-  readonly mw: ProxyMiddleware;
-  readonly port: number;
+interface Setup extends RawChain {
   /** How many requests reached the middleware. */
   readonly calls: () => number;
 }
 
 async function setup(respond: RawResponder, config: Partial<ProxyConfig> = {}): Promise<Setup> {
-  const up = await startRawUpstream(respond);
-  cleanups.push(() => up.close());
-  const mw = proxy({ targets: up.url, ...config });
-  cleanups.push(() => mw.close());
   let calls = 0;
-  const front = await serveFront((req: IncomingMessage, res: ServerResponse) => {
-    calls++;
-    mw(req, res);
-  });
-  cleanups.push(() => front.close());
-  return { up, mw, port: front.port, calls: () => calls };
+  const chain = await startRawChain(
+    (url) => ({ targets: url, ...config }),
+    (mw) => (req: IncomingMessage, res: ServerResponse) => {
+      calls++;
+      mw(req, res);
+    },
+    {},
+    respond,
+  );
+  return { ...track(chain), calls: () => calls };
 }
 
 const GET = 'GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n';

@@ -7,12 +7,12 @@
 import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { proxy, type ProxyConfig } from '../../src/index.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { mount, mountModes, type MountMode } from '../helpers/mount-matrix.js';
 import { exchangeRaw, headerValues, serveFront, startRawUpstream, statuses, type RawUpstream } from './support.js';
 
 let up: RawUpstream;
 let evil: RawUpstream;
-const cleanups: Array<() => Promise<void>> = [];
 
 beforeEach(async () => {
   up = await startRawUpstream();
@@ -20,16 +20,15 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
   await Promise.all([up.close(), evil.close()]);
 });
 
+// Registered after the afterEach above, so it runs first: proxies and fronts close before the upstreams.
+const { track, proxyFor } = useCleanup();
+
 async function front(mode: MountMode, config: Partial<ProxyConfig> = {}, options: http.ServerOptions = {}): Promise<{ port: number; prefix: string }> {
-  const mw = proxy({ targets: up.url, ...config });
-  cleanups.push(() => mw.close());
-  const m = mount(mode, mw);
-  const f = await serveFront(m.handler, options);
-  cleanups.push(() => f.close());
+  const m = mount(mode, proxyFor({ targets: up.url, ...config }));
+  const f = track(await serveFront(m.handler, options));
   return { port: f.port, prefix: m.prefix };
 }
 
@@ -106,10 +105,8 @@ describe('preserveHost', () => {
 
 describe('the to template cannot choose the origin', () => {
   it('{header.X} and {host} after the origin stay in the path', async () => {
-    const mw = proxy({ to: `${up.url}/{header.x-where}{path}` });
-    cleanups.push(() => mw.close());
-    const f = await serveFront((req, res) => mw(req, res));
-    cleanups.push(() => f.close());
+    const mw = proxyFor({ to: `${up.url}/{header.x-where}{path}` });
+    const f = track(await serveFront((req, res) => mw(req, res)));
     for (const where of [`@127.0.0.1:${evil.port}`, `:${evil.port}`, `/127.0.0.1:${evil.port}`, `\\\\127.0.0.1:${evil.port}`]) {
       const reply = await send(f.port, 'GET /x HTTP/1.1', `Host: h\r\nX-Where: ${where}\r\n`);
       expect([200, 400]).toContain(statuses(reply)[0]);

@@ -10,14 +10,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyMiddleware } from '../../src/index.js';
-import { exchangeRaw, headerValues, serveFront, startRawUpstream, statuses, until, type RawUpstream } from './support.js';
+import { describe, expect, it } from 'vitest';
+import type { ProxyMiddleware } from '../../src/index.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { until } from '../helpers/poll.js';
+import { exchangeRaw, headerValues, startRawChain, statuses, type RawUpstream } from './support.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const { track } = useCleanup();
 
 const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
 
@@ -31,20 +30,18 @@ interface Harness {
 
 /** Raw upstream ← proxy at `/api` in Express ← front server (strict or lenient parser). */
 async function harness(insecureHTTPParser: boolean): Promise<Harness> {
-  const up = await startRawUpstream();
-  cleanups.push(() => up.close());
-  const mw = proxy({ targets: up.url, timeout: 5000 });
-  cleanups.push(() => mw.close());
   const handled: string[] = [];
-  const app = express();
-  app.use('/api', (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
-    handled.push(req.url ?? '');
-    mw(req, res, next);
-  });
-  app.use((_req: IncomingMessage, res: ServerResponse) => res.writeHead(404, { 'content-length': '9' }).end('not-found'));
-  const front = await serveFront(app, { insecureHTTPParser });
-  cleanups.push(() => front.close());
-  return { port: front.port, up, mw, handled };
+  const frontApp = (mw: ProxyMiddleware): express.Express => {
+    const app = express();
+    app.use('/api', (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
+      handled.push(req.url ?? '');
+      mw(req, res, next);
+    });
+    app.use((_req: IncomingMessage, res: ServerResponse) => res.writeHead(404, { 'content-length': '9' }).end('not-found'));
+    return app;
+  };
+  const { port, up, mw } = track(await startRawChain((url) => ({ targets: url, timeout: 5000 }), frontApp, { insecureHTTPParser }));
+  return { port, up, mw, handled };
 }
 
 /**

@@ -3,10 +3,13 @@
  * it receives and frames them itself with a strict HTTP/1.1 parser (RFC 9112), so a test can
  * count how many requests the proxy really sent — the number a smuggling attack tries to change
  * — and see every framing header, trailer and raw request target as they travelled.
+ * `startRawChain` puts a proxy and a front server in front of it; `exchangeRaw` talks raw bytes
+ * to the front.
  */
 import http, { type RequestListener } from 'node:http';
 import net, { type Socket } from 'node:net';
-import { closeServer, listenOnLoopback, trackSockets } from '../helpers/listen.js';
+import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { serveOnLoopback } from '../helpers/listen.js';
 
 /** One request as the strict parser framed it. */
 export interface FramedRequest {
@@ -183,28 +186,43 @@ export async function startRawUpstream(respond: RawResponder = () => OK_RESPONSE
     });
     socket.on('error', () => {});
   });
-  const { sockets, total } = trackSockets(server);
-  const port = await listenOnLoopback(server);
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    received,
-    requests,
-    unframed,
-    connections: total,
-    openSockets: () => sockets.size,
-    close: () => (closing ??= closeServer(server, sockets)),
-  };
+  const { url, port, connections, openSockets, close } = await serveOnLoopback(server);
+  return { url, port, received, requests, unframed, connections, openSockets, close };
 }
 
-/** Resolves once `check()` holds, polling on setImmediate; rejects after `limitMs` (a generous failure bound, not a timing). */
-export async function until(check: () => boolean, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+export interface RawChain {
+  readonly up: RawUpstream;
+  readonly mw: ProxyMiddleware;
+  /** The front server's port: send client bytes here. */
+  readonly port: number;
+  /** Closes the front server, the middleware and the upstream, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * Raw upstream ← `proxy(config(up.url))` ← a front server (with `serverOptions`) running
+ * `app(mw)`, by default the middleware alone. The upstream answers with `respond`
+ * (see {@link startRawUpstream}).
+ */
+export async function startRawChain(
+  config: (upUrl: string) => ProxyConfig,
+  app: (mw: ProxyMiddleware) => RequestListener = (mw) => (req, res) => mw(req, res),
+  serverOptions: http.ServerOptions = {},
+  respond?: RawResponder,
+): Promise<RawChain> {
+  const up = await startRawUpstream(respond);
+  const mw = proxy(config(up.url));
+  const front = await serveFront(app(mw), serverOptions);
+  return {
+    up,
+    mw,
+    port: front.port,
+    async close() {
+      await front.close();
+      await mw.close();
+      await up.close();
+    },
+  };
 }
 
 export interface Front {
@@ -216,11 +234,8 @@ export interface Front {
 
 /** Serves `handler` (an app, or `(req, res) => mw(req, res)`) on 127.0.0.1 with the given server options. */
 export async function serveFront(handler: RequestListener, options: http.ServerOptions = {}): Promise<Front> {
-  const server = http.createServer(options, handler);
-  const { sockets } = trackSockets(server);
-  const port = await listenOnLoopback(server);
-  let closing: Promise<void> | undefined;
-  return { port, openSockets: () => sockets.size, close: () => (closing ??= closeServer(server, sockets)) };
+  const { port, openSockets, close } = await serveOnLoopback(http.createServer(options, handler));
+  return { port, openSockets, close };
 }
 
 export interface RawExchangeOptions {

@@ -6,11 +6,11 @@
  * `%2e` is decoded, and when `\`, `%5C` or `%2F` are read as separators), or the client got
  * 400 and the upstream saw nothing at all.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxy, type ProxyConfig } from '../../src/index.js';
-import { exchangeRaw, serveFront, startRawUpstream, statuses, type RawUpstream } from './support.js';
+import { exchangeRaw, startRawChain, statuses, type RawUpstream } from './support.js';
 
 /** Suffixes appended to a base path; each tries to climb out of where it is sent. */
 const ATTACKS: readonly string[] = [
@@ -104,22 +104,15 @@ async function scenario(
   config: (upUrl: string) => ProxyConfig,
   opts: { prefix: string; app?: (mw: ReturnType<typeof proxy>) => RequestListener; targets: Scenario['targets']; headers?: string },
 ): Promise<Scenario> {
-  const up = await startRawUpstream();
-  const mw = proxy(config(up.url));
-  const handler = opts.app?.(mw) ?? ((req: IncomingMessage, res: ServerResponse) => mw(req, res));
-  const front = await serveFront(handler);
+  const { up, port, close } = await startRawChain(config, opts.app);
   return {
     name,
     up,
-    port: front.port,
+    port,
     prefix: opts.prefix,
     targets: opts.targets,
     ...(opts.headers === undefined ? {} : { headers: opts.headers }),
-    async close() {
-      await front.close();
-      await mw.close();
-      await up.close();
-    },
+    close,
   };
 }
 

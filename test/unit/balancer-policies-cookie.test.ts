@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { roundRobin } from '../../src/balancer/factories.js';
 import { createCookieBalancer, stickyCookie } from '../../src/balancer/policies/cookie.js';
 import type { LiveBalancer } from '../../src/balancer/balancer.js';
-import type { LiveTarget } from '../../src/balancer/target.js';
 import type { ProxyTarget } from '../../src/types.js';
+import { byName, letteredTargets } from '../helpers/balancer.js';
 
 const ATTRIBUTES = '; Path=/; HttpOnly; SameSite=Lax';
 
@@ -14,14 +14,7 @@ function request(cookie?: string): IncomingMessage {
 }
 
 function pool(n: number, secret?: string): LiveBalancer {
-  const inputs = Array.from({ length: n }, (_, i) => ({ url: `http://127.0.0.1:${3001 + i}`, name: String.fromCharCode(97 + i) }));
-  return createCookieBalancer(inputs, 'sid', secret, 'targets');
-}
-
-function byName(b: LiveBalancer, name: string): LiveTarget {
-  const t = b.targets.find((x) => x.name === name);
-  if (t === undefined) throw new Error(`no target ${name}`);
-  return t;
+  return createCookieBalancer(letteredTargets(n), 'sid', secret, 'targets');
 }
 
 const sha = (name: string): string => createHash('sha256').update(name).digest('hex').slice(0, 16);

@@ -7,6 +7,7 @@ import { fmix32, hashString, pickByKey } from '../../src/balancer/policies/rende
 import { createUriHash } from '../../src/balancer/policies/uri-hash.js';
 import type { LiveTarget } from '../../src/balancer/target.js';
 import type { ProxyTarget } from '../../src/types.js';
+import { byName, countBy, letteredTargets } from '../helpers/balancer.js';
 
 /** A request as the hash policies read it: socket address, headers and url. */
 function request(opts: { addr?: string; url?: string; headers?: IncomingHttpHeaders }): IncomingMessage {
@@ -17,20 +18,7 @@ const byUrl = (url: string): IncomingMessage => request({ url });
 
 /** Targets named a, b, c… (names, not ports, are hashed: the mapping is the same on every run). */
 function pool(chooser: Chooser, n: number, weights: number[] = []): LiveBalancer {
-  return createBalancer(
-    Array.from({ length: n }, (_, i) => ({
-      url: `http://127.0.0.1:${3001 + i}`,
-      name: String.fromCharCode(97 + i),
-      weight: weights[i] ?? 1,
-    })),
-    chooser,
-  );
-}
-
-function byName(b: LiveBalancer, name: string): LiveTarget {
-  const t = b.targets.find((x) => x.name === name);
-  if (t === undefined) throw new Error(`no target ${name}`);
-  return t;
+  return createBalancer(letteredTargets(n, weights), chooser);
 }
 
 const KEYS = Array.from({ length: 1000 }, (_, i) => `/item/${i}`);
@@ -38,12 +26,6 @@ const KEYS = Array.from({ length: 1000 }, (_, i) => `/item/${i}`);
 /** Target name per key, for uri_hash. */
 function mapping(b: LiveBalancer, keys: readonly string[] = KEYS, exclude?: ReadonlySet<ProxyTarget>): string[] {
   return keys.map((k) => b.next(byUrl(k), exclude)?.name ?? '-');
-}
-
-function countBy(list: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const x of list) counts[x] = (counts[x] ?? 0) + 1;
-  return counts;
 }
 
 describe('the hash function', () => {

@@ -1,35 +1,17 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createBalancer, type LiveBalancer } from '../../src/balancer/balancer.js';
 import { createLeastConn } from '../../src/balancer/policies/least-conn.js';
 import type { LiveTarget } from '../../src/balancer/target.js';
 import type { ProxyTarget } from '../../src/types.js';
-
-const req = {} as IncomingMessage;
+import { anyRequest as req, byName, letteredTargets, picks } from '../helpers/balancer.js';
 
 /** Targets a, b, c… with the given weights and in-flight counts. */
 function pool(weights: number[], active: number[] = []): LiveBalancer {
-  const b = createBalancer(
-    weights.map((weight, i) => ({ url: `http://127.0.0.1:${3001 + i}`, name: String.fromCharCode(97 + i), weight })),
-    createLeastConn(),
-  );
+  const b = createBalancer(letteredTargets(weights.length, weights), createLeastConn());
   b.targets.forEach((t, i) => {
     t.active = active[i] ?? 0;
   });
   return b;
-}
-
-function byName(b: LiveBalancer, name: string): LiveTarget {
-  const t = b.targets.find((x) => x.name === name);
-  if (t === undefined) throw new Error(`no target ${name}`);
-  return t;
-}
-
-/** `n` picks without changing `active` (as if each request finished before the next). */
-function picks(b: LiveBalancer, n: number, exclude?: ReadonlySet<ProxyTarget>): string {
-  let out = '';
-  for (let i = 0; i < n; i++) out += b.next(req, exclude)?.name ?? '-';
-  return out;
 }
 
 /** `n` picks where every chosen request stays in flight (its target's `active` goes up). */

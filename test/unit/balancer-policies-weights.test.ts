@@ -12,23 +12,11 @@ import { createLeastConn } from '../../src/balancer/policies/least-conn.js';
 import { createRandom } from '../../src/balancer/policies/random.js';
 import { createRoundRobin } from '../../src/balancer/policies/round-robin.js';
 import type { LiveBalancer } from '../../src/balancer/balancer.js';
+import { letteredTargets, seeded } from '../helpers/balancer.js';
 
 const N = 10_000;
 
-/** mulberry32: a tiny seeded generator, so the proportions are the same on every run. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const inputs = (weights: number[]) =>
-  weights.map((weight, i) => ({ url: `http://127.0.0.1:${3001 + i}`, name: String.fromCharCode(97 + i), weight }));
+const inputs = (weights: number[]) => letteredTargets(weights.length, weights);
 
 /** The i-th request: a distinct client address, and no header or cookie (so fallbacks round robin). */
 function request(i: number): IncomingMessage {

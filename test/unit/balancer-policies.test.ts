@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createBalancer, type Chooser, type LiveBalancer } from '../../src/balancer/balancer.js';
 import { createFirst } from '../../src/balancer/policies/first.js';
@@ -6,28 +5,11 @@ import { createRandom } from '../../src/balancer/policies/random.js';
 import { createRoundRobin } from '../../src/balancer/policies/round-robin.js';
 import type { LiveTarget } from '../../src/balancer/target.js';
 import type { ProxyTarget } from '../../src/types.js';
-
-const req = {} as IncomingMessage;
+import { anyRequest as req, byName, letteredTargets, picks, seeded } from '../helpers/balancer.js';
 
 /** Pool of targets named a, b, c… on distinct ports, with the given weights. */
 function pool(chooser: Chooser, weights: number[]): LiveBalancer {
-  return createBalancer(
-    weights.map((weight, i) => ({ url: `http://127.0.0.1:${3001 + i}`, name: String.fromCharCode(97 + i), weight })),
-    chooser,
-  );
-}
-
-function byName(b: LiveBalancer, name: string): LiveTarget {
-  const t = b.targets.find((x) => x.name === name);
-  if (t === undefined) throw new Error(`no target ${name}`);
-  return t;
-}
-
-/** Names of `n` successive picks; `-` when none is available. */
-function picks(b: LiveBalancer, n: number, exclude?: ReadonlySet<ProxyTarget>): string {
-  let out = '';
-  for (let i = 0; i < n; i++) out += b.next(req, exclude)?.name ?? '-';
-  return out;
+  return createBalancer(letteredTargets(weights.length, weights), chooser);
 }
 
 type Setup = (b: LiveBalancer) => ReadonlySet<ProxyTarget> | void;
@@ -113,18 +95,6 @@ describe('first', () => {
     expect(picks(b, 2)).toBe('aa');
   });
 });
-
-/** mulberry32: a tiny seeded generator, so the proportions below are the same on every run. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('random (weighted)', () => {
   afterEach(() => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptsJson, defaultErrorHandler } from '../../src/errors/default-error-handler.js';
 import { ProxyError } from '../../src/errors/proxy-error.js';
 import type { ProxyErrorCode } from '../../src/types.js';
+import { sendText, type TextReply } from '../helpers/client.js';
 import { listen, rawRequest, type Listening } from '../helpers/listen.js';
 
 const SECRET = 'connect ECONNREFUSED 10.1.2.3:8080 secret-token';
@@ -34,23 +35,8 @@ beforeAll(async () => {
 
 afterAll(() => server.close());
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function send(path: string, headers: http.OutgoingHttpHeaders = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${server.url}${path}?leak=${encodeURIComponent(SECRET)}`, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function send(path: string, headers: http.OutgoingHttpHeaders = {}, method = 'GET'): Promise<TextReply> {
+  return sendText(`${server.url}${path}?leak=${encodeURIComponent(SECRET)}`, { method, headers });
 }
 
 const CASES: Array<[ProxyErrorCode, number, string]> = [

@@ -1,38 +1,27 @@
 import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sendText } from '../helpers/client.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
 import { listen, rawRequest, type Listening } from '../helpers/listen.js';
 import { NEXT_CALLED_BODY, mount, mountModes, type Middleware } from '../helpers/mount-matrix.js';
-import { closeAll, startUpstream, startUpstreams, type EchoResponse } from '../helpers/upstream.js';
+import { startUpstream, startUpstreams, type EchoResponse } from '../helpers/upstream.js';
 
-const toClose: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await closeAll(toClose.splice(0));
-});
+const { track } = useCleanup({ parallel: true });
 
 /** A minimal client: status, headers and body of one request (a fresh connection each time). */
 function send(
   url: string,
   init: { method?: string; body?: string; headers?: http.OutgoingHttpHeaders; agent?: http.Agent | false } = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers, agent: init.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
+  return sendText(url, init);
 }
 
 describe('startUpstream', () => {
   it('echoes and records method, url, headers, raw headers, body and port', async () => {
-    const up = await startUpstream({ name: 'alpha' });
-    toClose.push(up);
+    const up = track(await startUpstream({ name: 'alpha' }));
     const res = await send(`${up.url}/p?q=1`, { method: 'POST', body: 'hello', headers: { 'X-Mixed-Case': 'v' } });
     expect(res.status).toBe(200);
     const echo = JSON.parse(res.body) as EchoResponse;
@@ -54,15 +43,14 @@ describe('startUpstream', () => {
     const up = await startUpstream((_req, res) => {
       res.end('ignored your body');
     });
-    toClose.push(up);
+    track(up);
     await send(up.url, { method: 'PUT', body: 'x'.repeat(10_000) });
     expect(up.requests[0]!.body.length).toBe(10_000);
     expect(up.name).toBe('upstream');
   });
 
   it('counts connections, reports open sockets and closes them', async () => {
-    const up = await startUpstream();
-    toClose.push(up);
+    const up = track(await startUpstream());
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     await send(up.url, { agent });
     await send(up.url, { agent });
@@ -79,13 +67,13 @@ describe('startUpstream', () => {
     const up = await startUpstream(async () => {
       throw new Error('boom');
     });
-    toClose.push(up);
+    track(up);
     expect((await send(up.url)).status).toBe(500);
   });
 
   it('startUpstreams names them u0, u1, …', async () => {
     const ups = await startUpstreams(3);
-    toClose.push(...ups);
+    for (const up of ups) track(up);
     expect(ups.map((u) => u.name)).toEqual(['u0', 'u1', 'u2']);
     expect(new Set(ups.map((u) => u.port)).size).toBe(3);
     const echo = JSON.parse((await send(ups[2]!.url)).body) as EchoResponse;
@@ -94,7 +82,7 @@ describe('startUpstream', () => {
     const custom = await startUpstreams(2, (name) => (_req, res) => {
       res.end(`custom ${name}`);
     });
-    toClose.push(...custom);
+    for (const up of custom) track(up);
     expect((await send(custom[1]!.url)).body).toBe('custom u1');
   });
 });
@@ -113,7 +101,7 @@ describe('listen and rawRequest', () => {
       res.setHeader('X-Case', 'Kept');
       res.end(`you asked for ${req.url}`);
     });
-    toClose.push(server);
+    track(server);
     const reply = await rawRequest(server.port, 'GET /raw?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(reply).toContain('\r\nX-Case: Kept\r\n');
@@ -121,15 +109,13 @@ describe('listen and rawRequest', () => {
   });
 
   it('returns what arrived before the idle timeout on a kept-alive connection', async () => {
-    const server = await listen((_req, res) => res.end('ok'));
-    toClose.push(server);
+    const server = track(await listen((_req, res) => res.end('ok')));
     const reply = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 200 });
     expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
   });
 
   it("returns the server's own answer to a malformed request", async () => {
-    const server = await listen((_req, res) => res.end('unreachable'));
-    toClose.push(server);
+    const server = track(await listen((_req, res) => res.end('unreachable')));
     const reply = await rawRequest(server.port, 'NOT HTTP AT ALL\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
   });
@@ -154,8 +140,7 @@ describe.each(mountModes)('mount(%s)', (mode) => {
 
   it('delivers the request with the expected path', async () => {
     const m = mount(mode, echoUrl);
-    const server = await listen(m.handler);
-    toClose.push(server);
+    const server = track(await listen(m.handler));
     const clientPath = m.clientPath('/users?x=1');
     const res = await send(server.url + clientPath);
     expect(res.status).toBe(200);
@@ -167,8 +152,7 @@ describe.each(mountModes)('mount(%s)', (mode) => {
     const m = mount(mode, (req, res) => res.end(JSON.stringify((req as unknown as { body: unknown }).body)), {
       before: [express.json() as Middleware],
     });
-    const server = await listen(m.handler);
-    toClose.push(server);
+    const server = track(await listen(m.handler));
     const res = await send(server.url + m.clientPath('/users'), {
       method: 'POST',
       body: '{"a":1}',
@@ -187,8 +171,7 @@ describe.each(modesWithNext)('mount(%s) with next', (mode) => {
       if (req.url?.includes('fail')) next?.(new Error('boom'));
       else next?.();
     });
-    const server = await listen(m.handler);
-    toClose.push(server);
+    const server = track(await listen(m.handler));
     const skipped = await send(server.url + m.clientPath('/skip'));
     expect(skipped).toMatchObject({ status: 404, body: NEXT_CALLED_BODY });
     const failed = await send(server.url + m.clientPath('/fail'));
@@ -199,8 +182,7 @@ describe.each(modesWithNext)('mount(%s) with next', (mode) => {
 describe('mount expectedUpstreamPath', () => {
   it('maps the bare prefix to / like Express does', async () => {
     const m = mount('express-use', (req, res) => res.end(req.url));
-    const server = await listen(m.handler);
-    toClose.push(server);
+    const server = track(await listen(m.handler));
     for (const clientPath of ['/api', '/api?x=1']) {
       const res = await send(server.url + clientPath);
       expect(res.body).toBe(m.expectedUpstreamPath(clientPath));
