@@ -1,7 +1,10 @@
 // Every example in examples/ runs as a user would run it (`node examples/<file>.mjs`, which
 // imports 'switchyard' from dist/ by the package's own name) and does what its comments say.
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { get, getJson } from '../cli/http-get.js';
 import { spawnScript, type CliProcess } from '../cli/spawn-cli.js';
 
@@ -16,7 +19,9 @@ interface Echo {
 }
 
 const running: CliProcess[] = [];
+const clients: WebSocket[] = [];
 afterEach(() => {
+  for (const ws of clients.splice(0)) ws.terminate();
   for (const p of running.splice(0)) p.kill();
 });
 
@@ -33,6 +38,29 @@ async function stop(proc: CliProcess): Promise<void> {
   proc.child.kill('SIGTERM');
   expect(await proc.exited).toEqual({ code: 0, signal: null });
   expect(proc.stderr()).toBe('');
+}
+
+/** What the websocket example's chat upstreams answer to each message. */
+interface ChatEcho {
+  upstream: string;
+  url: string;
+  message: string;
+}
+
+/** Opens a WebSocket (terminated after the test if still open). */
+async function openSocket(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  clients.push(ws);
+  await once(ws, 'open');
+  return ws;
+}
+
+/** Sends `message` and resolves with the upstream's echo. */
+async function ask(ws: WebSocket, message: string): Promise<ChatEcho> {
+  const reply = once(ws, 'message');
+  ws.send(message);
+  const [data] = (await reply) as [Buffer];
+  return JSON.parse(data.toString('utf8')) as ChatEcho;
 }
 
 describe('examples/', () => {
@@ -132,5 +160,48 @@ describe('examples/', () => {
     const after = [await upstreamOf(), await upstreamOf(), await upstreamOf(), await upstreamOf()];
     expect(after.sort()).toEqual(['a', 'a', 'b', 'b']);
     await stop(proc);
+  });
+
+  it('websocket: upgrades under /ws round robin with /ws stripped; shutdown says going away', async () => {
+    const { base, proc } = await start('websocket');
+    const wsBase = base.replace('http:', 'ws:');
+    const first = await openSocket(`${wsBase}/ws/chat?room=7`);
+    const second = await openSocket(`${wsBase}/ws/chat?room=7`);
+    expect(await ask(first, 'hello')).toEqual({ upstream: 'a', url: '/chat?room=7', message: 'hello' });
+    expect(await ask(second, 'hello')).toEqual({ upstream: 'b', url: '/chat?room=7', message: 'hello' });
+    expect(await ask(first, 'again')).toEqual({ upstream: 'a', url: '/chat?room=7', message: 'again' });
+    await proc.waitForCount(/^[ab]: WebSocket opened for \/chat\?room=7$/, 2);
+    expect(proc.lines().filter((l) => l.includes('opened')).sort()).toEqual([
+      'a: WebSocket opened for /chat?room=7',
+      'b: WebSocket opened for /chat?room=7',
+    ]);
+
+    // Plain HTTP under /ws goes through the same proxy and balancer (third pick: a).
+    const info = await getJson<{ upstream: string; url: string }>(`${base}/ws/info?x=1`);
+    expect([info.status, info.json.upstream, info.json.url]).toEqual([200, 'a', '/info?x=1']);
+    const stats = (await getJson<{ requests: number; active: number; statuses: Record<string, number> }[]>(`${base}/stats`)).json;
+    expect(stats.map((s) => [s.requests, s.active, s.statuses['101']])).toEqual([
+      [2, 1, 1],
+      [1, 1, 1],
+    ]);
+
+    // Upgrades outside /ws never reach the proxy.
+    // (Not in `clients`: it never opens, and the example closes the connection after the 404.)
+    const outside = new WebSocket(`${wsBase}/other`);
+    const [, refused] = (await once(outside, 'unexpected-response')) as [unknown, IncomingMessage];
+    expect(refused.statusCode).toBe(404);
+    refused.resume();
+
+    // A clean close from the client passes through the tunnel to upstream a.
+    const firstClosed = once(first, 'close');
+    first.close(1000, 'bye');
+    expect(((await firstClosed) as [number])[0]).toBe(1000);
+    await proc.waitFor(/^a: WebSocket closed \(1000\)$/m);
+
+    // SIGTERM with a tunnel still open: the upstream closes it with 1001 and the example exits.
+    const secondClosed = once(second, 'close');
+    await stop(proc);
+    const [code, reason] = (await secondClosed) as [number, Buffer];
+    expect([code, reason.toString('utf8')]).toEqual([1001, 'server shutting down']);
   });
 });
