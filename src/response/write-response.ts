@@ -57,7 +57,7 @@ export function writeHead(
 /**
  * Streams `body` to the client with backpressure. If either side breaks, both are destroyed:
  * a client never sees a truncated body presented as complete, and an aborted client frees
- * the upstream. Plain `pipe` plus three listeners: `stream.pipeline` costs an AbortController
+ * the upstream. Plain `pipe` plus a few listeners: `stream.pipeline` costs an AbortController
  * and a DOMException per response, measurable on the hot path.
  */
 export function streamBody(body: Readable, res: ServerResponse, done: OnBodyDone): void {
@@ -76,6 +76,8 @@ export function streamBody(body: Readable, res: ServerResponse, done: OnBodyDone
   body.once('close', () => {
     if (!body.readableEnded) upstreamBroke();
   });
+  // 'finish' as well as 'close': a response bound to a raw socket (WebSocket refusals) may never emit 'close'.
+  res.once('finish', () => finish(true, false));
   res.once('close', () => {
     if (res.writableFinished) return finish(true, false);
     if (settled) return;

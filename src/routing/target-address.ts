@@ -2,10 +2,11 @@
 import type { ProxyTarget } from '../types.js';
 import { normalizePrefix } from './upstream-url.js';
 
-/** A target's path prefix (joined by concatenation) and its `Host` header value. */
+/** A target's path prefix (joined by concatenation), its `Host` header value, and whether it uses TLS. */
 export interface TargetAddress {
   readonly prefix: string;
   readonly host: string;
+  readonly secure: boolean;
 }
 
 const cache = new WeakMap<ProxyTarget, TargetAddress>();
@@ -14,7 +15,8 @@ const cache = new WeakMap<ProxyTarget, TargetAddress>();
 export function targetAddress(target: ProxyTarget): TargetAddress {
   let address = cache.get(target);
   if (address === undefined) {
-    address = Object.freeze({ prefix: normalizePrefix(target.url.pathname), host: target.url.host });
+    const { pathname, host, protocol } = target.url;
+    address = Object.freeze({ prefix: normalizePrefix(pathname), host, secure: protocol === 'https:' || protocol === 'wss:' });
     cache.set(target, address);
   }
   return address;

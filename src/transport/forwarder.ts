@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { FailureKind } from '../errors/classify-error.js';
+import { targetAddress } from '../routing/target-address.js';
 import type { ProxyTarget } from '../types.js';
 import type { Agents } from './agent.js';
 
@@ -60,8 +61,8 @@ interface Attempt {
   settled: boolean;
   connected: boolean;
   proxyReq: ClientRequest | undefined;
+  /** One timer per attempt: first the connect deadline (when earlier), then the response deadline. */
   timer: NodeJS.Timeout | undefined;
-  connectTimer: NodeJS.Timeout | undefined;
   onClientClose: (() => void) | undefined;
 }
 
@@ -74,7 +75,6 @@ function settle(a: Attempt, result: ForwardResult): void {
   if (a.settled) return;
   a.settled = true;
   clearTimeout(a.timer);
-  clearTimeout(a.connectTimer);
   if (a.onClientClose !== undefined) a.res.off('close', a.onClientClose);
   if (result.kind !== 'response') a.proxyReq?.destroy();
   a.resolve(result);
@@ -84,13 +84,18 @@ function fail(a: Attempt, failure: FailureKind, cause: unknown): void {
   settle(a, { kind: 'failed', failure, cause, connected: a.connected });
 }
 
-function onTimer(a: Attempt, failure: FailureKind): void {
-  fail(a, failure, new Error(failure === 'timeout' ? 'upstream response timeout' : 'upstream connect timeout'));
+function onResponseDeadline(a: Attempt): void {
+  fail(a, 'timeout', new Error('upstream response timeout'));
+}
+
+/** The connect deadline passed: fail if still connecting, else wait out the rest of `timeout`. */
+function onConnectDeadline(a: Attempt, rest: number): void {
+  if (!a.connected) return fail(a, 'connect-timeout', new Error('upstream connect timeout'));
+  a.timer = unref(setTimeout(onResponseDeadline, rest, a));
 }
 
 function markConnected(a: Attempt): void {
   a.connected = true;
-  clearTimeout(a.connectTimer);
 }
 
 /** `req.destroyed` is no sign: Node auto-destroys a request stream once its body was read. */
@@ -143,18 +148,18 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 
   function forward(req: IncomingMessage, res: ServerResponse, request: ForwardRequest): Promise<ForwardResult> {
     return new Promise((resolve) => {
-      const a: Attempt = {
-        resolve, res, settled: false, connected: false, proxyReq: undefined,
-        timer: undefined, connectTimer: undefined, onClientClose: undefined,
-      };
-      a.timer = unref(setTimeout(onTimer, opts.timeout, a, 'timeout'));
-      a.connectTimer = unref(setTimeout(onTimer, opts.connectTimeout, a, 'connect-timeout'));
+      const a: Attempt = { resolve, res, settled: false, connected: false, proxyReq: undefined, timer: undefined, onClientClose: undefined };
+      a.timer = unref(
+        opts.connectTimeout < opts.timeout
+          ? setTimeout(onConnectDeadline, opts.connectTimeout, a, opts.timeout - opts.connectTimeout)
+          : setTimeout(onResponseDeadline, opts.timeout, a),
+      );
       a.onClientClose = () => {
         if (!res.writableFinished) settle(a, ABORTED);
       };
       res.once('close', a.onClientClose);
       const url = request.target.url;
-      const secure = url.protocol === 'https:' || url.protocol === 'wss:';
+      const secure = targetAddress(request.target).secure;
       const options: AttemptOptions = {
         target: url,
         agent: secure ? opts.agents.https : opts.agents.http,
