@@ -22,7 +22,13 @@ function copyHeaders(list: readonly string[], res: ServerResponse): void {
     const lower = name.toLowerCase();
     if (lower !== 'set-cookie' && res.hasHeader(lower)) res.removeHeader(lower);
   }
-  for (let i = 0; i < list.length; i += 2) res.appendHeader(list[i] as string, list[i + 1] as string);
+  // After the pass above a name already present is a repeat (or a kept Set-Cookie): append it.
+  // New names take setHeader, which validates once where appendHeader validates twice.
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    if (res.hasHeader(name)) res.appendHeader(name, list[i + 1] as string);
+    else res.setHeader(name, list[i + 1] as string);
+  }
 }
 
 /** Headers from a hook-modified `proxyRes.headers`, keeping the upstream's letter case where it had one. */
