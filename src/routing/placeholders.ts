@@ -10,8 +10,6 @@ type Part = string | ((ctx: RequestContext, escape: EscapeValue) => string);
 
 const PLACEHOLDER = /\{([a-zA-Z]+)(?:\.([^{}]+))?\}/g;
 
-/** Placeholders whose values are already URL-encoded request parts (not escaped in templates). */
-export const RAW_URL_PLACEHOLDERS: ReadonlySet<string> = new Set(['path', 'query']);
 
 function headerValue(ctx: RequestContext, name: string): string {
   const value = ctx.req.headers[name];
