@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stickyCookie } from './balancer/policies/cookie.js';
-import { countersOf } from './balancer/target.js';
+import { countersOf, recordStatus } from './balancer/target.js';
 import { resolveBodySource } from './body/request-body.js';
 import type { ResolvedConfig } from './config/normalize-config.js';
 import { defaultErrorHandler } from './errors/default-error-handler.js';
@@ -28,11 +28,6 @@ function enter(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse): 
   return { req, res, ctx, upstreamPath, headers, hostFixed, body: resolveBodySource(req, headers, cfg.replayLimit) };
 }
 
-function record(target: ProxyTarget, status: number): void {
-  const statuses = countersOf(target).statuses;
-  statuses[status] = (statuses[status] ?? 0) + 1;
-}
-
 /** `next` for a bare `http.createServer` handler: 404 when skipped, the built-in handler on errors. */
 function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFunction {
   return (err?: unknown) => {
@@ -46,7 +41,7 @@ function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFunction {
 
 /** Calls the error handler exactly once; its own throw or rejection goes to `next`. */
 function fail(cfg: ResolvedConfig, x: { req: IncomingMessage; res: ServerResponse }, err: ProxyError, next: NextFunction): void {
-  if (err.target !== undefined) record(err.target, err.status);
+  if (err.target !== undefined) recordStatus(err.target, err.status);
   if (cfg.errorHandler === undefined) return defaultErrorHandler(err, x.req, x.res);
   try {
     const done = cfg.errorHandler(err, x.req, x.res, next);
@@ -62,7 +57,7 @@ function sendBody(x: Exchange, proxyRes: IncomingMessage, body: ReplacementBody,
   const done = (ok: boolean, clientAborted: boolean): void => {
     counters.active--;
     if (!ok && !clientAborted) counters.failures++;
-    record(target, clientAborted ? 499 : status);
+    recordStatus(target, clientAborted ? 499 : status);
   };
   if (body === undefined) {
     streamBody(proxyRes, x.res, done);

@@ -206,3 +206,9 @@ export function targetStats(t: ProxyTarget): TargetStats {
     statuses: { ...c.statuses },
   };
 }
+
+/** Counts one final status (499 for a client that went away) on `target`. */
+export function recordStatus(target: ProxyTarget, status: number): void {
+  const statuses = countersOf(target).statuses;
+  statuses[status] = (statuses[status] ?? 0) + 1;
+}

@@ -6,7 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { countersOf } from '../balancer/target.js';
+import { countersOf, recordStatus } from '../balancer/target.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
 import { classifyFailure, type FailureKind } from '../errors/classify-error.js';
 import { ProxyError } from '../errors/proxy-error.js';
@@ -57,15 +57,10 @@ export function beginAttempt(target: ProxyTarget): void {
   counters.requests++;
 }
 
-function count499(target: ProxyTarget): void {
-  const statuses = countersOf(target).statuses;
-  statuses[499] = (statuses[499] ?? 0) + 1;
-}
-
 /** The client went away during the attempt: 499, and the target is free again. */
 export function abortAttempt(target: ProxyTarget): AbortedOutcome {
   countersOf(target).active--;
-  count499(target);
+  recordStatus(target, 499);
   return ABORTED;
 }
 
@@ -134,7 +129,7 @@ export async function runAttemptLoop<T extends { readonly kind: string }>(cfg: R
     (tried ??= new Set()).add(target);
     if (attempts > cfg.retries) await pause(spec.client, cfg.tryInterval);
     if (spec.client.destroyed) {
-      count499(target);
+      recordStatus(target, 499);
       return ABORTED;
     }
   }

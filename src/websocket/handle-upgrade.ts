@@ -12,7 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { stickyCookie } from '../balancer/policies/cookie.js';
-import { countersOf } from '../balancer/target.js';
+import { countersOf, recordStatus } from '../balancer/target.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
 import { defaultErrorHandler } from '../errors/default-error-handler.js';
 import { ProxyError } from '../errors/proxy-error.js';
@@ -35,11 +35,6 @@ export interface UpgradeState {
 /** Node removed the HTTP server's listeners at `upgrade`: without one, a reset would crash the host. */
 function ignoreError(): void {}
 
-function record(target: ProxyTarget, status: number): void {
-  const statuses = countersOf(target).statuses;
-  statuses[status] = (statuses[status] ?? 0) + 1;
-}
-
 /**
  * A WebSocket opening handshake (RFC 6455 §4.1): GET with `Upgrade: websocket` exactly.
  * Other upgrade protocols are refused rather than tunnelled: an `h2c` upgrade passed through
@@ -52,7 +47,7 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
 }
 
 function answerError(req: IncomingMessage, socket: Duplex, err: ProxyError): void {
-  if (err.target !== undefined) record(err.target, err.status);
+  if (err.target !== undefined) recordStatus(err.target, err.status);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -74,7 +69,7 @@ function openTunnel(
   if (u.socket.destroyed || !u.socket.writable) {
     upstream.destroy();
     counters.active--;
-    record(target, 499);
+    recordStatus(target, 499);
     return;
   }
   let head: string;
@@ -89,11 +84,11 @@ function openTunnel(
     upstream.destroy();
     counters.active--;
     counters.failures++;
-    record(target, 500);
+    recordStatus(target, 500);
     answerStatus(u.req, u.socket, 500);
     return;
   }
-  record(target, 101);
+  recordStatus(target, 101);
   u.socket.write(head);
   // Bytes each side sent right after its handshake belong to the other side, in order.
   if (out.head.length > 0) u.socket.write(out.head);
@@ -117,7 +112,7 @@ function relayRefusal(cfg: ResolvedConfig, u: PendingUpgrade, out: Extract<Upgra
     proxyRes.resume();
     counters.active--;
     counters.failures++;
-    record(target, 500);
+    recordStatus(target, 500);
     res.statusCode = 500;
     res.end();
     return;
@@ -126,7 +121,7 @@ function relayRefusal(cfg: ResolvedConfig, u: PendingUpgrade, out: Extract<Upgra
   streamBody(proxyRes, res, (ok, clientAborted) => {
     counters.active--;
     if (!ok && !clientAborted) counters.failures++;
-    record(target, clientAborted ? 499 : status);
+    recordStatus(target, clientAborted ? 499 : status);
   });
 }
 
