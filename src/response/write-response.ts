@@ -61,12 +61,55 @@ export function writeHead(
 }
 
 /**
+ * True when `body` is an upstream response whose whole body already arrived and waits,
+ * unread, in its buffer: the common case for small answers, which the parser finishes in
+ * the same read as the head.
+ */
+function isFullyBuffered(body: Readable): boolean {
+  const msg = body as Partial<IncomingMessage>;
+  return msg.complete === true && body.readableFlowing === null && !body.readableEnded && hasContentLength(msg.rawHeaders);
+}
+
+/** A chunked answer keeps its framing (and stays chunked to the client) on the streaming path. */
+function hasContentLength(rawHeaders: readonly string[] | undefined): boolean {
+  if (rawHeaders === undefined) return false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return true;
+  }
+  return false;
+}
+
+/**
+ * Sends a fully buffered upstream body with one `res.end(bytes)`: head and body leave in one
+ * write, without pipe's dozen listener changes on both streams, which cost most per request
+ * under Express (its prototype swap makes every property access on `res` a slow lookup).
+ * Reading the buffer to empty still ends `body`, so its pooled socket is freed as usual.
+ */
+function endWithBuffered(body: IncomingMessage, res: ServerResponse, done: OnBodyDone): void {
+  const bytes = body.readableLength > 0 ? (body.read() as Buffer | string | null) : null;
+  if (!body.readableEnded) body.resume();
+  let settled = false;
+  const finish = (ok: boolean): void => {
+    if (settled) return;
+    settled = true;
+    done(ok, !ok);
+  };
+  // 'finish' as well as 'close', as in streamBody below.
+  res.once('finish', () => finish(true));
+  res.once('close', () => finish(res.writableFinished));
+  if (bytes === null) res.end();
+  else res.end(bytes);
+}
+
+/**
  * Streams `body` to the client with backpressure. If either side breaks, both are destroyed:
  * a client never sees a truncated body presented as complete, and an aborted client frees
  * the upstream. Plain `pipe` plus a few listeners: `stream.pipeline` costs an AbortController
  * and a DOMException per response, measurable on the hot path.
  */
 export function streamBody(body: Readable, res: ServerResponse, done: OnBodyDone): void {
+  if (isFullyBuffered(body)) return endWithBuffered(body as IncomingMessage, res, done);
   let settled = false;
   const finish = (ok: boolean, clientAborted: boolean): void => {
     if (settled) return;
