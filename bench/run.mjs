@@ -10,8 +10,9 @@
  *   --duration S         measured seconds per run (full: 10)
  *   --warmup S           warm-up seconds before each measured run (full: 2)
  *   --columns a,b        subset of: raw, http-proxy-3, hpm, express-http-proxy, switchyard, switchyard-full,
- *                        and, for the cost breakdown, express-raw (the raw proxy as an Express middleware)
- *                        and switchyard-bare (switchyard as a bare node:http handler)
+ *                        and, for the cost breakdown, express-raw (the raw proxy as an Express middleware),
+ *                        express-router-raw and express-proto-raw (behind Express's router alone, or
+ *                        its req/res prototype swap alone) and switchyard-bare (a bare node:http handler)
  *   --scenarios a,b      subset of: hello, 64k, 10m, post64k
  *   --stream-size BYTES  size of the large upload/download (default 1 GiB); 0 skips them
  *   --stream-columns a,b columns that run the large bodies (full: all)
@@ -77,7 +78,7 @@ const duration = Number(opts.duration ?? (quick ? 1 : 10));
 const durationOf = (scenario) => (quick && opts.duration === undefined ? (scenario.name === 'hello' ? 2 : 1) : duration);
 const warmup = Number(opts.warmup ?? (quick ? 1 : 2));
 // Extra columns (the cost breakdown) run only when named, next to what they are compared with.
-const KNOWN_COLUMNS = [COLUMNS[0], 'express-raw', ...COLUMNS.slice(1, 4), 'switchyard-bare', ...COLUMNS.slice(4)];
+const KNOWN_COLUMNS = [COLUMNS[0], 'express-raw', 'express-router-raw', 'express-proto-raw', ...COLUMNS.slice(1, 4), 'switchyard-bare', ...COLUMNS.slice(4)];
 const columns = opts.columns === undefined ? COLUMNS : list(opts.columns, KNOWN_COLUMNS, 'column');
 const scenarios = SCENARIOS.filter((s) => list(opts.scenarios, SCENARIOS.map((x) => x.name), 'scenario').includes(s.name));
 const streamSize = Number(opts['stream-size'] ?? 2 ** 30);

@@ -12,13 +12,18 @@ export const COLUMNS = ['raw', 'http-proxy-3', 'hpm', 'express-http-proxy', 'swi
 /**
  * Extra columns for the cost breakdown (`--columns raw,express-raw,...`), not run by default:
  * `express-raw` is the raw proxy mounted as an Express 5 middleware, so its distance from
- * `raw` is what Express costs per request; `switchyard-bare` is switchyard as a bare
- * `http.createServer` handler, without Express.
+ * `raw` is what Express costs per request; `express-router-raw` runs it behind Express's
+ * router alone and `express-proto-raw` behind nothing but Express's two
+ * `Object.setPrototypeOf` calls on `req` and `res`, which split that cost between routing
+ * and the prototype swap; `switchyard-bare` is switchyard as a bare `http.createServer`
+ * handler, without Express.
  */
-export const EXTRA_COLUMNS = ['express-raw', 'switchyard-bare'];
+export const EXTRA_COLUMNS = ['express-raw', 'express-router-raw', 'express-proto-raw', 'switchyard-bare'];
 
 export const COLUMN_LABELS = {
   'express-raw': 'Express 5 + raw node:http handler',
+  'express-router-raw': "Express 5's router alone + raw handler",
+  'express-proto-raw': "Express 5's req/res prototype swap alone + raw handler",
   'switchyard-bare': 'switchyard as a bare node:http handler',
   raw: 'raw node:http proxy',
   'http-proxy-3': 'http-proxy-3 (bare)',
@@ -72,6 +77,33 @@ async function express(mw) {
   const app = createApp();
   app.use(mw);
   return app;
+}
+
+/** Express's router without the app: routing, `req.baseUrl`/`req.next`, no prototype swap. */
+async function expressRouter(origin) {
+  const { Router } = await import('express');
+  const router = Router();
+  router.use(raw(origin));
+  return (req, res) => router(req, res, () => {
+    res.statusCode = 404;
+    res.end();
+  });
+}
+
+/**
+ * Only what Express's app does first to every request: swap the prototypes of `req` and
+ * `res` for its own. V8 then stops sharing hidden classes for properties added later, so
+ * property access on both objects, inside node:http too, gets slower for the whole request.
+ */
+async function expressProto(origin) {
+  const { default: createApp } = await import('express');
+  const app = createApp();
+  const handler = raw(origin);
+  return (req, res) => {
+    Object.setPrototypeOf(req, app.request);
+    Object.setPrototypeOf(res, app.response);
+    handler(req, res);
+  };
 }
 
 async function hpm(origin) {
@@ -130,6 +162,8 @@ async function switchyardFull(origin, note) {
 const FACTORIES = {
   raw,
   'express-raw': (origin) => express(raw(origin)),
+  'express-router-raw': expressRouter,
+  'express-proto-raw': expressProto,
   'http-proxy-3': httpProxy3,
   hpm,
   'express-http-proxy': expressHttpProxy,
