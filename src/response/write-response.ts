@@ -14,20 +14,22 @@ export type OnBodyDone = (ok: boolean, clientAborted: boolean) => void;
 /**
  * Puts the upstream headers on `res`. Headers an earlier middleware set are replaced by the
  * upstream's value of the same name, except Set-Cookie, which is added to (a sticky-session
- * cookie and the upstream's cookies must all reach the client).
+ * cookie and the upstream's cookies must all reach the client). One `res` call per header:
+ * under Express each call on `res` is comparatively slow, so names are compared locally.
  */
 function copyHeaders(list: readonly string[], res: ServerResponse): void {
+  const preset = res.getHeaderNames();
+  const seen: string[] = [];
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i] as string;
+    const value = list[i + 1] as string;
     const lower = name.toLowerCase();
-    if (lower !== 'set-cookie' && res.hasHeader(lower)) res.removeHeader(lower);
-  }
-  // After the pass above a name already present is a repeat (or a kept Set-Cookie): append it.
-  // New names take setHeader, which validates once where appendHeader validates twice.
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i] as string;
-    if (res.hasHeader(name)) res.appendHeader(name, list[i + 1] as string);
-    else res.setHeader(name, list[i + 1] as string);
+    if (seen.includes(lower) || (lower === 'set-cookie' && preset.includes(lower))) {
+      res.appendHeader(name, value);
+      continue;
+    }
+    seen.push(lower);
+    res.setHeader(name, value);
   }
 }
 
