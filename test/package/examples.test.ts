@@ -80,6 +80,23 @@ describe('examples/', () => {
     await stop(proc);
   });
 
+  it('outside-express: /api/ dispatched before Express, the prefix rewritten away', async () => {
+    const { base, proc } = await start('outside-express');
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { status, json } = await getJson<Echo>(`${base}/api/users?page=2`);
+      expect(status).toBe(200);
+      expect(json.url).toBe('/users?page=2');
+      seen.push(json.upstream);
+    }
+    expect(seen).toEqual(['a', 'b', 'a', 'b']);
+    expect((await get(`${base}/`)).body).toBe('served by Express itself\n');
+    expect((await get(`${base}/nowhere`)).status).toBe(404);
+    const stats = (await getJson<{ requests: number }[]>(`${base}/stats`)).json;
+    expect(stats.map((s) => s.requests)).toEqual([2, 2]);
+    await stop(proc);
+  });
+
   it('route-params: route params fill the upstream path', async () => {
     const { base, proc } = await start('route-params');
     const user = await getJson<Echo>(`${base}/users/42?fields=name`);
