@@ -25,6 +25,7 @@ import type {
   TlsOptions,
 } from '../types.js';
 import { DEFAULTS } from './defaults.js';
+import { checkTlsMaterial, type TlsMaterial } from './tls-material.js';
 import {
   booleanOption,
   configError,
@@ -132,6 +133,7 @@ function resolveTls(value: unknown): ResolvedTls {
   if ((cert === undefined) !== (key === undefined)) {
     throw configError('tls', 'needs both cert and key for mutual TLS, or neither');
   }
+  checkTlsMaterial(tls as TlsMaterial);
   return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], true) });
 }
 

@@ -398,14 +398,11 @@ describe('your own https.Agent', () => {
 });
 
 describe('bad TLS material', () => {
-  it('an unparsable client key fails each https request with 502 TLS failure; the process carries on', async () => {
-    const up = await httpsUpstream(certs.server);
-    const { url, errors } = await serve({ targets: `https://localhost:${up.port}`, tls: { ca: certs.ca, cert: 'not a cert', key: 'not a key' } });
-    expect((await get(`${url}/a`)).status).toBe(502);
-    expect((await get(`${url}/b`)).status).toBe(502);
-    expect(errors.map((e) => e.connected)).toEqual([false, false]);
-    expect(errors[0]?.message).toMatch(/^TLS failure \(ERR_OSSL_/);
-    expect(up.requests).toHaveLength(0);
+  it('an unparsable client certificate or key is refused by proxy(), not at the first request', () => {
+    const tls = (cert: string, key: string): ProxyConfig => ({ targets: 'https://127.0.0.1:1', tls: { ca: certs.ca, cert, key } });
+    expect(() => proxy(tls('not a cert', certs.client.key))).toThrow(/^switchyard: tls\.cert must be a PEM certificate or chain, got /);
+    expect(() => proxy(tls(certs.client.cert, 'not a key'))).toThrow(/^switchyard: tls\.key must be a PEM private key, got /);
+    expect(() => proxy(tls(certs.client.cert, certs.server.key))).toThrow(/^switchyard: tls cert and key do not match/);
   });
 
   it.each([

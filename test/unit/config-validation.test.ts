@@ -2,9 +2,12 @@
  * Every invalid option makes `proxy()` throw a TypeError whose message starts with
  * `switchyard:` and names the option at fault (ARCHITECTURE.md style rule 3).
  */
+import { createPrivateKey } from 'node:crypto';
 import { Agent } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { rootCertificates } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { proxy, type ProxyConfig, type ProxyMiddleware, type TlsOptions } from '../../src/index.js';
+import { generateCerts, type TestCerts } from '../helpers/certs.js';
 
 const T = 'http://127.0.0.1:3001';
 
@@ -191,7 +194,6 @@ describe('valid configs are accepted', () => {
     ['trustProxy CIDRs and named ranges', { targets: T, trustProxy: ['10.0.0.0/8', '::1', 'loopback'] }],
     ['header rules of every kind', { targets: T, headers: { 'X-A': 'a', 'X-Ip': '{addr}', 'X-B': null, 'X-C': () => 'c' } }],
     ['a user agent', { targets: T, agent: new Agent() }],
-    ['tls with cert and key', { targets: T, tls: { verify: false, servername: false, cert: 'c', key: 'k' } }],
   ])('%s', (_case, config) => {
     const mw = proxy(config);
     created.push(mw);
@@ -204,5 +206,171 @@ describe('valid configs are accepted', () => {
     const snapshot = JSON.stringify(config);
     created.push(proxy(Object.freeze(config) as ProxyConfig));
     expect(JSON.stringify(config)).toBe(snapshot);
+  });
+});
+
+/**
+ * TLS material (`tls.ca`, `tls.cert`, `tls.key`) is parsed by `proxy()`, with real
+ * certificates from test/helpers/certs.ts: a bad PEM must not wait for the first request.
+ */
+describe('tls material is checked when proxy() is called', () => {
+  let certs: TestCerts;
+  beforeAll(async () => {
+    certs = await generateCerts();
+  });
+  afterAll(async () => {
+    await certs.cleanup();
+  });
+
+  const created: ProxyMiddleware[] = [];
+  afterEach(async () => {
+    await Promise.all(created.splice(0).map((mw) => mw.close()));
+  });
+
+  const HTTPS = 'https://127.0.0.1:8443';
+
+  /** The PEM with 4 characters of its base64 body replaced by characters base64 doesn't have. */
+  function breakBase64(pem: string): string {
+    const broken = pem.replace(/(-----\n[A-Za-z0-9+/]{8})[A-Za-z0-9+/]{4}/, '$1@@@@');
+    expect(broken).not.toBe(pem);
+    return broken;
+  }
+
+  /** The client key, re-encoded by node:crypto (no openssl needed), optionally encrypted. */
+  function clientKeyAs(type: 'pkcs8' | 'sec1', encrypted: boolean): string {
+    const cipher = encrypted ? { cipher: 'aes-256-cbc', passphrase: 'x' } : {};
+    return createPrivateKey(certs.client.key).export({ type, format: 'pem', ...cipher }).toString();
+  }
+
+  /** Fails when the message holds any 12 characters of a test private key's base64 body. */
+  function expectNoKeyMaterial(message: string): void {
+    for (const pem of [certs.client.key, certs.server.key]) {
+      const body = pem.replace(/-----[^-]+-----|\s/g, '');
+      for (let i = 0; i + 12 <= body.length; i++) expect(message).not.toContain(body.slice(i, i + 12));
+    }
+  }
+
+  /** [case, tls option built once the certificates exist, pattern the message must match]. */
+  const INVALID_TLS: Array<[string, () => unknown, RegExp]> = [
+    [
+      'cert: not PEM',
+      () => ({ cert: 'not a cert', key: certs.client.key }),
+      /^switchyard: tls\.cert must be a PEM certificate or chain, got a string of 10 characters with no PEM block, e\.g\. fs\.readFileSync\('client\.crt'\)$/,
+    ],
+    [
+      'cert: a file name instead of its contents, as a Buffer',
+      () => ({ cert: Buffer.from('client.crt'), key: certs.client.key }),
+      /^switchyard: tls\.cert must be .*got a Buffer of 10 bytes with no PEM block/,
+    ],
+    [
+      'cert and key swapped',
+      () => ({ cert: certs.client.key, key: certs.client.cert }),
+      /^switchyard: tls\.cert must be a PEM certificate or chain, got a string of \d+ characters with a "PRIVATE KEY" block/,
+    ],
+    [
+      'cert: broken base64 body',
+      () => ({ cert: breakBase64(certs.client.cert), key: certs.client.key }),
+      /^switchyard: tls\.cert must be .*, but certificate 1 of 1 does not parse \(bad base64 decode\)/,
+    ],
+    [
+      'cert: chain whose second certificate is broken',
+      () => ({ cert: certs.client.cert + breakBase64(certs.clientCa), key: certs.client.key }),
+      /^switchyard: tls\.cert must be .*, but certificate 2 of 2 does not parse/,
+    ],
+    [
+      'cert: truncated',
+      () => ({ cert: certs.client.cert.slice(0, 200), key: certs.client.key }),
+      /^switchyard: tls\.cert must be .*, but certificate 1 of 1 does not parse/,
+    ],
+    [
+      'key: not PEM',
+      () => ({ cert: certs.client.cert, key: 'not a key' }),
+      /^switchyard: tls\.key must be a PEM private key, got a string of 9 characters with no PEM block, e\.g\. fs\.readFileSync\('client\.key'\)$/,
+    ],
+    [
+      'key: broken base64 body',
+      () => ({ cert: certs.client.cert, key: breakBase64(certs.client.key) }),
+      /^switchyard: tls\.key must be a PEM private key, got a string of \d+ characters with a "PRIVATE KEY" block that does not parse as a private key \(/,
+    ],
+    [
+      'key: a certificate',
+      () => ({ cert: certs.client.cert, key: Buffer.from(certs.client.cert) }),
+      /^switchyard: tls\.key must be a PEM private key, got a Buffer of \d+ bytes with a "CERTIFICATE" block that does not parse/,
+    ],
+    [
+      'key: encrypted (PKCS#8)',
+      () => ({ cert: certs.client.cert, key: clientKeyAs('pkcs8', true) }),
+      /^switchyard: tls\.key is an encrypted private key, and switchyard has no passphrase option: give it decrypted, e\.g\. openssl pkey /,
+    ],
+    [
+      'key: encrypted (traditional Proc-Type header)',
+      () => ({ cert: certs.client.cert, key: Buffer.from(clientKeyAs('sec1', true)) }),
+      /^switchyard: tls\.key is an encrypted private key/,
+    ],
+    [
+      'cert and key of different pairs',
+      () => ({ cert: certs.client.cert, key: certs.server.key }),
+      /^switchyard: tls cert and key do not match: tls\.key is not the private key of the first certificate in tls\.cert$/,
+    ],
+    [
+      'cert chain in the wrong order (CA first)',
+      () => ({ cert: certs.clientCa + certs.client.cert, key: certs.client.key }),
+      /^switchyard: tls cert and key do not match/,
+    ],
+    [
+      'ca: not PEM',
+      () => ({ ca: 'not a ca' }),
+      /^switchyard: tls\.ca must be a PEM CA certificate or bundle, got a string of 8 characters with no PEM block, e\.g\. fs\.readFileSync\('ca\.pem'\)$/,
+    ],
+    ['ca: an empty Buffer', () => ({ ca: Buffer.alloc(0) }), /^switchyard: tls\.ca must be .*got a Buffer of 0 bytes with no PEM block/],
+    ['ca: a private key', () => ({ ca: certs.server.key }), /^switchyard: tls\.ca must be .*with a "PRIVATE KEY" block/],
+    ['ca: broken base64 body', () => ({ ca: breakBase64(certs.ca) }), /^switchyard: tls\.ca must be .*, but certificate 1 of 1 does not parse \(bad base64 decode\)/],
+    [
+      'ca: bundle whose second certificate is broken',
+      () => ({ ca: certs.ca + breakBase64(certs.clientCa) }),
+      /^switchyard: tls\.ca must be .*, but certificate 2 of 2 does not parse/,
+    ],
+    [
+      'ca: array whose second entry is not PEM',
+      () => ({ ca: [certs.ca, Buffer.from('garbage')] }),
+      /^switchyard: tls\.ca\[1\] must be a PEM CA certificate or bundle, got a Buffer of 7 bytes with no PEM block/,
+    ],
+    [
+      'ca: Node roots plus a broken certificate',
+      () => ({ ca: [...rootCertificates, breakBase64(certs.ca)] }),
+      new RegExp(`^switchyard: tls\\.ca\\[${rootCertificates.length}\\] must be .*does not parse`),
+    ],
+  ];
+
+  it.each(INVALID_TLS)('rejects %s', (_case, tls, message) => {
+    const err = thrownBy({ targets: HTTPS, tls: tls() });
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toMatch(message);
+    expectNoKeyMaterial(err.message);
+  });
+
+  it('checks tls material for http: targets too (the same config may gain https targets)', () => {
+    expect(thrownBy({ targets: T, tls: { ca: 'not a ca' } }).message).toMatch(/^switchyard: tls\.ca must be/);
+  });
+
+  /** [case, tls option built once the certificates exist]. */
+  const VALID_TLS: Array<[string, () => TlsOptions]> = [
+    ['tls with cert and key', () => ({ verify: false, servername: false, cert: certs.client.cert, key: certs.client.key })],
+    ['cert and key as Buffers', () => ({ cert: Buffer.from(certs.client.cert), key: Buffer.from(certs.client.key) })],
+    ['a cert chain (leaf, then its CA)', () => ({ cert: certs.client.cert + certs.clientCa, key: certs.client.key })],
+    ['a key in SEC1 (EC PRIVATE KEY) form', () => ({ cert: certs.client.cert, key: clientKeyAs('sec1', false) })],
+    ['CRLF line endings', () => ({ cert: certs.client.cert.replace(/\n/g, '\r\n'), key: certs.client.key.replace(/\n/g, '\r\n') })],
+    ['one ca', () => ({ ca: certs.ca })],
+    ['a ca bundle of two certificates in one string', () => ({ ca: certs.ca + certs.clientCa })],
+    ['a ca Buffer', () => ({ ca: Buffer.from(certs.ca) })],
+    ['a ca array of a string and a Buffer', () => ({ ca: [certs.ca, Buffer.from(certs.clientCa)] })],
+    ['Node roots plus a private ca', () => ({ ca: [...rootCertificates, certs.ca] })],
+    ['ca, cert and key together', () => ({ ca: certs.ca, cert: certs.client.cert, key: certs.client.key })],
+  ];
+
+  it.each(VALID_TLS)('accepts %s', (_case, tls) => {
+    const mw = proxy({ targets: HTTPS, tls: tls() });
+    created.push(mw);
+    expect(typeof mw).toBe('function');
   });
 });
