@@ -173,6 +173,12 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
         secure: opts.verifyTls,
         [ATTEMPT]: a,
       };
+      // A replayed body re-raises the client's errors (an abort mid-upload). http-proxy-3 only
+      // listens on `req`, and an unheard 'error' would take the whole process down.
+      request.body?.on('error', (err) => {
+        if (clientGone(req, res)) settle(a, ABORTED);
+        else fail(a, 'error', err);
+      });
       const savedUrl = req.url;
       const savedHeaders = req.headers;
       req.url = request.path;
