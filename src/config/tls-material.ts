@@ -20,7 +20,8 @@ export interface TlsMaterial {
 }
 
 // The end marker is optional so that a truncated last block is still found, and then fails to parse.
-const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?(?:-----END CERTIFICATE-----|$)/g;
+// `TRUSTED CERTIFICATE` (openssl -trustout) is a certificate with trust settings; Node accepts it.
+const CERT_BLOCK = /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]*?(?:-----END (?:TRUSTED )?CERTIFICATE-----|$)/g;
 const PEM_LABEL = /-----BEGIN ([A-Z0-9 ]+)-----/;
 const PEM_LABEL_ALL = new RegExp(PEM_LABEL.source, 'g');
 const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,\s*ENCRYPTED/;
@@ -40,8 +41,12 @@ export function checkTlsMaterial({ ca, cert, key }: TlsMaterial): void {
 }
 
 function checkCa(ca: PemInput | readonly PemInput[]): void {
-  if (isPemInput(ca)) checkCaEntry('tls.ca', ca);
-  else ca.forEach((entry, i) => checkCaEntry(`tls.ca[${i}]`, entry));
+  if (isPemInput(ca)) return checkCaEntry('tls.ca', ca);
+  if (ca.length === 0) {
+    // Node would trust no CA at all: every https upstream would then fail verification.
+    throw configError('tls.ca', 'is an empty list, which trusts no CA; leave ca out to use Node\'s bundled roots', "[...tls.rootCertificates, fs.readFileSync('ca.pem')]");
+  }
+  ca.forEach((entry, i) => checkCaEntry(`tls.ca[${i}]`, entry));
 }
 
 function isPemInput(value: PemInput | readonly PemInput[]): value is PemInput {

@@ -2,7 +2,7 @@
  * Every invalid option makes `proxy()` throw a TypeError whose message starts with
  * `switchyard:` and names the option at fault (ARCHITECTURE.md style rule 3).
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Agent } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -242,6 +242,16 @@ describe('tls material is checked when proxy() is called', () => {
     return createPrivateKey(certs.client.key).export({ type, format: 'pem', ...cipher }).toString();
   }
 
+  /**
+   * `cert` in openssl's TRUSTED CERTIFICATE form: the certificate followed by its trust
+   * settings, here an empty sequence (what `openssl x509 -trustout` writes without -addtrust).
+   */
+  function trustedForm(cert: string): string {
+    const der = new X509Certificate(cert).raw;
+    const body = Buffer.concat([der, Buffer.from([0x30, 0x00])]).toString('base64').replace(/.{64}/g, '$&\n');
+    return `-----BEGIN TRUSTED CERTIFICATE-----\n${body}\n-----END TRUSTED CERTIFICATE-----\n`;
+  }
+
   /** Fails when the message holds any 12 characters of a test private key's base64 body. */
   function expectNoKeyMaterial(message: string): void {
     for (const pem of [certs.client.key, certs.server.key]) {
@@ -336,6 +346,11 @@ describe('tls material is checked when proxy() is called', () => {
       /^switchyard: tls\.ca\[1\] must be a PEM CA certificate or bundle, got a Buffer of 7 bytes with no PEM block/,
     ],
     [
+      'ca: an empty list (would trust no CA)',
+      () => ({ ca: [] }),
+      /^switchyard: tls\.ca is an empty list, which trusts no CA; leave ca out to use Node's bundled roots/,
+    ],
+    [
       'ca: Node roots plus a broken certificate',
       () => ({ ca: [...rootCertificates, breakBase64(certs.ca)] }),
       new RegExp(`^switchyard: tls\\.ca\\[${rootCertificates.length}\\] must be .*does not parse`),
@@ -365,6 +380,7 @@ describe('tls material is checked when proxy() is called', () => {
     ['a ca Buffer', () => ({ ca: Buffer.from(certs.ca) })],
     ['a ca array of a string and a Buffer', () => ({ ca: [certs.ca, Buffer.from(certs.clientCa)] })],
     ['Node roots plus a private ca', () => ({ ca: [...rootCertificates, certs.ca] })],
+    ['a ca in TRUSTED CERTIFICATE form (openssl -trustout)', () => ({ ca: trustedForm(certs.ca) })],
     ['ca, cert and key together', () => ({ ca: certs.ca, cert: certs.client.cert, key: certs.client.key })],
   ];
 
