@@ -63,37 +63,38 @@ async function ask(ws: WebSocket, message: string): Promise<ChatEcho> {
   return JSON.parse(data.toString('utf8')) as ChatEcho;
 }
 
+/** basic-express and outside-express: /api/users?page=2 alternates a, b with /api removed; / is Express's. */
+async function expectApiRoundRobin(base: string): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const { status, json } = await getJson<Echo>(`${base}/api/users?page=2`);
+    expect(status).toBe(200);
+    expect(json.url).toBe('/users?page=2');
+    seen.push(json.upstream);
+  }
+  expect(seen).toEqual(['a', 'b', 'a', 'b']);
+  expect((await get(`${base}/`)).body).toBe('served by Express itself\n');
+}
+
+/** The `requests` count of each target, as the example's /stats route reports them. */
+async function expectStats(base: string, requests: number[]): Promise<void> {
+  const stats = (await getJson<{ requests: number }[]>(`${base}/stats`)).json;
+  expect(stats.map((s) => s.requests)).toEqual(requests);
+}
+
 describe('examples/', () => {
   it('basic-express: /api round robin with the mount path stripped', async () => {
     const { base, proc } = await start('basic-express');
-    const seen: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const { status, json } = await getJson<Echo>(`${base}/api/users?page=2`);
-      expect(status).toBe(200);
-      expect(json.url).toBe('/users?page=2');
-      seen.push(json.upstream);
-    }
-    expect(seen).toEqual(['a', 'b', 'a', 'b']);
-    expect((await get(`${base}/`)).body).toBe('served by Express itself\n');
-    const stats = (await getJson<{ requests: number }[]>(`${base}/stats`)).json;
-    expect(stats.map((s) => s.requests)).toEqual([2, 2]);
+    await expectApiRoundRobin(base);
+    await expectStats(base, [2, 2]);
     await stop(proc);
   });
 
   it('outside-express: /api/ dispatched before Express, the prefix rewritten away', async () => {
     const { base, proc } = await start('outside-express');
-    const seen: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const { status, json } = await getJson<Echo>(`${base}/api/users?page=2`);
-      expect(status).toBe(200);
-      expect(json.url).toBe('/users?page=2');
-      seen.push(json.upstream);
-    }
-    expect(seen).toEqual(['a', 'b', 'a', 'b']);
-    expect((await get(`${base}/`)).body).toBe('served by Express itself\n');
+    await expectApiRoundRobin(base);
     expect((await get(`${base}/nowhere`)).status).toBe(404);
-    const stats = (await getJson<{ requests: number }[]>(`${base}/stats`)).json;
-    expect(stats.map((s) => s.requests)).toEqual([2, 2]);
+    await expectStats(base, [2, 2]);
     await stop(proc);
   });
 
