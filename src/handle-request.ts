@@ -1,32 +1,23 @@
 /**
  * The per-request pipeline, as a short list of calls:
- * enter (skip, path safety, rewrite, template) → prepare headers and body once →
- * attempt loop → respond (modifyResponse, head, streamed body) or fail (errorHandler once).
+ * enter (skip, path safety, rewrite, template, headers, body) → attempt loop (the answer is
+ * streamed into `res` from the transport) → or, with `modifyResponse`, the hook then the
+ * answer → or the error handler, exactly once.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { stickyCookie } from './balancer/policies/cookie.js';
-import { countersOf, recordStatus } from './balancer/target.js';
-import { resolveBodySource } from './body/request-body.js';
+import { resolveRequestBody } from './body/request-body.js';
 import type { ResolvedConfig } from './config/normalize-config.js';
 import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
-import { runModifyResponse, type ReplacementBody } from './response/modify-response.js';
-import { streamBody, writeHead } from './response/write-response.js';
-import { runAttempts, type Exchange } from './retry/request-attempts.js';
+import { runHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.js';
+import type { ProxiedRequest } from './proxied-request.js';
+import { runModifyResponse } from './response/modify-response.js';
+import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';
 import { routeRequest, SKIP } from './routing/route-request.js';
-import type { Forwarder } from './transport/forwarder.js';
-import type { NextFunction, ProxyTarget } from './types.js';
+import type { NextFunction } from './types.js';
 
 /** The middleware function itself (without the extras `proxy()` attaches). */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void;
-
-/** Everything decided once per request, before the first attempt. */
-function enter(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse): Exchange | ProxyError | typeof SKIP {
-  const r = routeRequest(cfg, req);
-  if (r === SKIP || r instanceof ProxyError) return r;
-  const { ctx, upstreamPath, headers, hostFixed } = r;
-  return { req, res, ctx, upstreamPath, headers, hostFixed, body: resolveBodySource(req, headers, cfg.replayLimit) };
-}
 
 /** `next` for a bare `http.createServer` handler: 404 when skipped, the built-in handler on errors. */
 function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFunction {
@@ -40,82 +31,68 @@ function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFunction {
 }
 
 /** Calls the error handler exactly once; its own throw or rejection goes to `next`. */
-function fail(cfg: ResolvedConfig, x: { req: IncomingMessage; res: ServerResponse }, err: ProxyError, next: NextFunction): void {
-  if (err.target !== undefined) recordStatus(err.target, err.status);
-  if (cfg.errorHandler === undefined) return defaultErrorHandler(err, x.req, x.res);
+function failRequest(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse, err: ProxyError, next: NextFunction): void {
+  // The rest of a stalled upload will not come: close the connection after the answer.
+  if (err.code === 'CLIENT_TIMEOUT') res.shouldKeepAlive = false;
+  if (cfg.errorHandler === undefined) return defaultErrorHandler(err, req, res);
   try {
-    const done = cfg.errorHandler(err, x.req, x.res, next);
+    const done = cfg.errorHandler(err, req, res, next);
     if (done instanceof Promise) done.catch(next);
   } catch (thrown) {
     next(thrown);
   }
 }
 
-function sendBody(x: Exchange, proxyRes: IncomingMessage, body: ReplacementBody, target: ProxyTarget): void {
-  const counters = countersOf(target);
-  const status = x.res.statusCode;
-  const done = (ok: boolean, clientAborted: boolean): void => {
-    counters.active--;
-    if (!ok && !clientAborted) counters.failures++;
-    recordStatus(target, clientAborted ? 499 : status);
-  };
-  if (body === undefined) {
-    streamBody(proxyRes, x.res, done);
-    return;
-  }
-  // The upstream body is replaced: drain it so its pooled socket can be reused.
-  proxyRes.resume();
-  if (Buffer.isBuffer(body)) {
-    x.res.end(body);
-    x.res.once('close', () => done(x.res.writableFinished, !x.res.writableFinished));
-  } else {
-    streamBody(body, x.res, done);
-  }
-}
-
-async function respond(
+/** `modifyResponse` runs, then its result (or the upstream body) is sent. */
+async function respondThroughHook(
   cfg: ResolvedConfig,
-  x: Exchange,
-  out: { proxyRes: IncomingMessage; target: ProxyTarget; attempts: number },
+  p: ProxiedRequest,
+  res: ServerResponse,
+  answer: Extract<HttpAnswer, { via: 'hook' }>,
   next: NextFunction,
 ): Promise<void> {
-  const { proxyRes, target } = out;
-  let body: ReplacementBody;
-  if (cfg.modifyResponse !== undefined) {
-    try {
-      body = await runModifyResponse(cfg.modifyResponse, proxyRes, x.req, x.res, out);
-    } catch (err) {
-      proxyRes.resume();
-      countersOf(target).active--;
-      countersOf(target).failures++;
-      return fail(cfg, x, err as ProxyError, next);
-    }
-  }
-  // The upstream answered before the client finished sending (an early 413, say): close the
-  // connection after this response instead of leaving the unread upload hanging on it.
-  if (!x.req.complete) x.res.shouldKeepAlive = false;
-  // Set here, once the target whose response is sent is known: a retried attempt leaves no
-  // cookie behind, and an error reply (from no target) pins the client to none.
-  const sticky = stickyCookie(cfg.balancer, x.req, target);
-  if (sticky !== undefined) x.res.appendHeader('set-cookie', sticky);
+  const { proxyRes, lease } = answer;
+  const target = lease.target;
+  let body;
   try {
-    writeHead(proxyRes, x.res, cfg.responseRules, x.ctx, cfg.modifyResponse !== undefined);
+    body = await runModifyResponse(cfg.modifyResponse!, proxyRes, p.req, res, { target, attempts: answer.attempts });
   } catch (err) {
-    // A responseHeaders function threw: the upstream's headers must not frame the error reply.
-    for (const name of x.res.getHeaderNames()) x.res.removeHeader(name);
-    proxyRes.resume();
-    countersOf(target).active--;
-    countersOf(target).failures++;
+    proxyRes.destroy();
+    const error = err as ProxyError;
+    lease.end('failed', error.status, error);
+    return failRequest(cfg, p.req, res, error, next);
+  }
+  try {
+    writeUpstreamHead(cfg, p, res, target, { status: proxyRes.statusCode, statusText: proxyRes.statusMessage, headers: headersAfterHook(proxyRes) });
+  } catch (err) {
+    proxyRes.destroy();
+    lease.end('failed', 0);
     return next(err);
   }
-  sendBody(x, proxyRes, body, target);
+  const status = res.statusCode;
+  const done = (ok: boolean, clientAborted: boolean): void => {
+    if (clientAborted) lease.end('aborted');
+    else lease.end(ok ? 'answered' : 'broken', status);
+  };
+  if (body === undefined) return streamBody(proxyRes, res, done);
+  // The upstream body is replaced: drain it so its pooled connection can be reused.
+  proxyRes.resume();
+  if (Buffer.isBuffer(body)) {
+    res.end(body);
+    done(true, false);
+  } else {
+    streamBody(body, res, done);
+  }
 }
 
-async function proxyRequest(cfg: ResolvedConfig, forwarder: Forwarder, x: Exchange, next: NextFunction): Promise<void> {
-  const outcome = await runAttempts(x, cfg, forwarder);
+async function proxyRequest(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, next: NextFunction): Promise<void> {
+  const outcome = await runHttpAttempts(d, p, res);
   if (outcome.kind === 'aborted') return;
-  if (outcome.kind === 'error') return fail(cfg, x, outcome.error, next);
-  return respond(cfg, x, outcome, next);
+  if (outcome.kind === 'error') return failRequest(d.cfg, p.req, res, outcome.error, next);
+  const answer = outcome.value;
+  if (answer.via === 'streaming') return;
+  if (answer.via === 'threw') return next(answer.error);
+  return respondThroughHook(d.cfg, p, res, answer, next);
 }
 
 /** Whether `close()` was called: requests then fail fast instead of waiting out a timeout. */
@@ -123,20 +100,29 @@ export interface HandlerState {
   closed: boolean;
 }
 
-/** Builds the request handler from the resolved config and the forwarder. */
-export function createRequestHandler(cfg: ResolvedConfig, forwarder: Forwarder, state: HandlerState): RequestHandler {
+/** Routes the request and decides its body; `SKIP` or a `BAD_REQUEST` error instead. */
+function enter(cfg: ResolvedConfig, req: IncomingMessage): ProxiedRequest | ProxyError | typeof SKIP {
+  const p = routeRequest(cfg, req);
+  if (p === SKIP || p instanceof ProxyError) return p;
+  p.body = resolveRequestBody(req, p.headers, cfg.replayLimit);
+  return p;
+}
+
+/** Builds the request handler from the resolved config and the transport. */
+export function createRequestHandler(d: HttpDeps, state: HandlerState): RequestHandler {
+  const cfg = d.cfg;
   return function switchyard(req, res, next) {
     const done = next ?? fallbackNext(req, res);
-    if (state.closed) return fail(cfg, { req, res }, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
-    let x: Exchange | ProxyError | typeof SKIP;
+    if (state.closed) return failRequest(cfg, req, res, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
+    let p: ProxiedRequest | ProxyError | typeof SKIP;
     try {
-      x = enter(cfg, req, res);
+      p = enter(cfg, req);
     } catch (err) {
       // A user function (skip, a header function) threw: Express's error handling takes it.
       return done(err);
     }
-    if (x === SKIP) return done();
-    if (x instanceof ProxyError) return fail(cfg, { req, res }, x, done);
-    proxyRequest(cfg, forwarder, x, done).catch(done);
+    if (p === SKIP) return done();
+    if (p instanceof ProxyError) return failRequest(cfg, req, res, p, done);
+    proxyRequest(d, p, res, done).catch(done);
   };
 }

@@ -3,9 +3,9 @@ import { targetStats } from './balancer/target.js';
 import { normalizeConfig } from './config/normalize-config.js';
 import { createRequestHandler } from './handle-request.js';
 import { startActiveHealth } from './health/active.js';
-import { createAgents } from './transport/agent.js';
-import { createForwarder } from './transport/forwarder.js';
-import { createUpgradeForwarder } from './transport/upgrade-forwarder.js';
+import type { HttpDeps } from './http-attempt.js';
+import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
+import { createPools } from './transport/pools.js';
 import type { ProxyConfig, ProxyMiddleware } from './types.js';
 import { createUpgradeHandler, refuseUpgrade } from './websocket/handle-upgrade.js';
 import { createSocketRegistry } from './websocket/socket-registry.js';
@@ -19,23 +19,15 @@ import { createSocketRegistry } from './websocket/socket-registry.js';
  */
 export function proxy(config: ProxyConfig): ProxyMiddleware {
   const cfg = normalizeConfig(config);
-  const agents = createAgents(cfg.pool, cfg.tls, cfg.agent);
-  const forwarder = createForwarder({
-    agents,
-    timeout: cfg.timeout,
-    connectTimeout: cfg.connectTimeout,
-    verifyTls: cfg.tls.verify,
-  });
+  const pools = createPools({ pool: cfg.pool, tls: cfg.tls, connectTimeout: cfg.connectTimeout, http2: cfg.http2, dispatcher: cfg.dispatcher });
+  const timeouts = { connect: cfg.connectTimeout, response: cfg.timeout, idle: cfg.idleTimeout };
+  const clock = createDeadlineClock(tickFor([timeouts.connect, timeouts.response, timeouts.idle]));
+  const deps: HttpDeps = { cfg, pools, clock, timeouts };
   const state = { closed: false };
-  const handle = createRequestHandler(cfg, forwarder, state);
+  const handle = createRequestHandler(deps, state);
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
-  const upgrade = tunnels === undefined ? refuseUpgrade : createUpgradeHandler(
-    cfg,
-    createUpgradeForwarder({ agents, timeout: cfg.timeout, connectTimeout: cfg.connectTimeout, verifyTls: cfg.tls.verify }),
-    tunnels,
-    state,
-  );
+  const upgrade = tunnels === undefined ? refuseUpgrade : createUpgradeHandler(deps, tunnels, state);
   const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
   let closed: Promise<void> | undefined;
 
@@ -45,12 +37,10 @@ export function proxy(config: ProxyConfig): ProxyMiddleware {
     upgrade,
     close(): Promise<void> {
       state.closed = true;
-      closed ??= Promise.resolve().then(() => {
-        forwarder.close();
-        agents.destroy();
+      closed ??= Promise.resolve().then(async () => {
         tunnels?.closeAll();
         cfg.passive?.close();
-        return active?.close();
+        await Promise.all([pools.destroy(), active?.close()]);
       });
       return closed;
     },

@@ -2,8 +2,9 @@
  * Every public type of switchyard. Options are documented with their defaults;
  * `docs/options.md` has an example for each.
  */
-import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { ProxyError } from './errors/proxy-error.js';
 
 /** Express/Connect `next`: call with an error to hand over to the host's error handling. */
@@ -117,15 +118,16 @@ export interface PassiveHealthOptions {
   failTimeout?: number;
 }
 
-/** Options of the one pooled keep-alive agent each middleware owns. */
+/** The connection pool each target gets (one undici pool per target origin, owned by the middleware). */
 export interface PoolOptions {
-  /** Keep upstream connections open between requests. @default true */
+  /** Keep upstream connections open between requests; `false` closes each after its request. @default true */
   keepAlive?: boolean;
-  /** Most sockets per upstream host. @default Infinity */
+  /** Most connections per target. @default 256 */
   maxSockets?: number;
-  /** Most idle sockets kept per upstream host. @default 256 */
-  maxFreeSockets?: number;
-  /** TCP keep-alive initial delay in ms. @default 1000 */
+  /**
+   * How long an idle connection is kept, in ms (an upstream's `Keep-Alive: timeout=N` hint,
+   * when shorter, wins). @default 4000
+   */
   keepAliveMsecs?: number;
 }
 
@@ -150,12 +152,24 @@ export interface TlsOptions {
 export type BodyLike = string | Buffer | Uint8Array | Readable;
 
 /**
+ * The upstream response handed to `modifyResponse`: a Readable of its body with the members
+ * of Node's `IncomingMessage` that proxy hooks use. `headers` follows Node's rules (lower-case
+ * names, `set-cookie` an array); `rawHeaders` keeps the upstream's letter case.
+ */
+export interface UpstreamResponse extends Readable {
+  statusCode: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+}
+
+/**
  * Runs after upstream headers arrive, before anything is sent to the client. Mutate
  * `proxyRes.statusCode` / `proxyRes.headers`, or return a new body. A throw or rejection
  * becomes a `RESPONSE_HOOK_FAILED` (502) error.
  */
 export type ModifyResponse = (
-  proxyRes: IncomingMessage,
+  proxyRes: UpstreamResponse,
   req: IncomingMessage,
   res: ServerResponse,
 ) => void | BodyLike | Promise<void | BodyLike>;
@@ -206,8 +220,19 @@ export interface ProxyConfig {
   /** Keep the client's `Host` header instead of the target's. @default false */
   preserveHost?: boolean;
 
-  /** Ms from dispatch to upstream response headers before `UPSTREAM_TIMEOUT` (504). @default 30000 */
+  /**
+   * Ms from the moment the whole request (body included) was sent to the upstream's response
+   * headers; past it the attempt fails with `UPSTREAM_TIMEOUT` (504). An upload that keeps
+   * flowing never times out by this clock. @default 30000
+   */
   timeout?: number;
+  /**
+   * Ms the upstream may go without accepting request-body bytes or sending response-body bytes
+   * once the exchange is under way (nginx `proxy_send_timeout` / `proxy_read_timeout`). Before
+   * response headers: `UPSTREAM_TIMEOUT` (504); after them the client connection is destroyed
+   * (never a truncated response presented as complete). @default 60000
+   */
+  idleTimeout?: number;
   /** Ms to establish the upstream connection before `UPSTREAM_UNAVAILABLE` (502). @default 10000 */
   connectTimeout?: number;
   /** Extra attempts after a failed one, each on a target not yet tried when one exists. @default 0 */
@@ -238,10 +263,17 @@ export interface ProxyConfig {
   /** `res.locals[contextKey]` holds the chosen {@link ProxyTarget}. @default 'target' */
   contextKey?: string;
 
-  /** Options of the pooled keep-alive agent. @default keep-alive on */
+  /** The connection pool per target. @default keep-alive on, 256 connections per target */
   pool?: PoolOptions;
-  /** Your own agent instead of the pooled one; `pool` is then ignored. @default none */
-  agent?: Agent;
+  /**
+   * Your own undici `Dispatcher` (an `Agent` with custom `connect` options, a `ProxyAgent` for
+   * egress through a forward proxy, a `MockAgent` in tests) instead of the middleware's pools;
+   * `pool`, `tls` and `http2` then do not apply, and `close()` leaves it open. Replaces the 0.1
+   * `agent` option. @default none (the middleware's own pools)
+   */
+  dispatcher?: Dispatcher;
+  /** `https:` targets may negotiate HTTP/2 by ALPN; the client side is unchanged. @default false */
+  http2?: boolean;
   /** TLS settings for `https:` and `wss:` targets. @default `{ verify: true }` */
   tls?: TlsOptions;
   /** Proxy WebSocket upgrades through `mw.upgrade`. @default false */
@@ -283,4 +315,6 @@ export type ProxyErrorCode =
   | 'NO_UPSTREAM'
   | 'UNEXPECTED_STATUS'
   | 'RESPONSE_HOOK_FAILED'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  /** The client stopped sending its request body for `idleTimeout` (nginx `client_body_timeout`): 408. */
+  | 'CLIENT_TIMEOUT';

@@ -6,6 +6,7 @@ export const DEFAULTS = Object.freeze({
   preserveHost: false,
   timeout: 30_000,
   connectTimeout: 10_000,
+  idleTimeout: 60_000,
   retries: 0,
   retryOn: Object.freeze([] as number[]),
   tryDuration: 0,
@@ -14,6 +15,7 @@ export const DEFAULTS = Object.freeze({
   maxConns: Infinity,
   contextKey: 'target',
   ws: false,
-  pool: Object.freeze({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, keepAliveMsecs: 1000 }),
+  http2: false,
+  pool: Object.freeze({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 4000 }),
   tls: Object.freeze({ verify: true }),
 } as const);

@@ -2,7 +2,7 @@
  * The only reader of the user's config: validates every option, applies defaults and
  * compiles rules once, so the per-request path reads plain resolved values.
  */
-import type { Agent } from 'node:http';
+import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
 import { resolveBalancer } from '../balancer/resolve-balancer.js';
 import { setTargetDefaults } from '../balancer/balancer.js';
@@ -57,6 +57,7 @@ export interface ResolvedConfig {
   readonly preserveHost: boolean;
   readonly timeout: number;
   readonly connectTimeout: number;
+  readonly idleTimeout: number;
   readonly retries: number;
   readonly retryFilter: RetryFilter | undefined;
   readonly retryOn: ReadonlySet<number>;
@@ -78,7 +79,8 @@ export interface ResolvedConfig {
   readonly modifyResponse: ModifyResponse | undefined;
   readonly contextKey: string;
   readonly pool: ResolvedPool;
-  readonly agent: Agent | undefined;
+  readonly dispatcher: Dispatcher | undefined;
+  readonly http2: boolean;
   readonly tls: ResolvedTls;
   readonly ws: boolean;
 }
@@ -86,25 +88,25 @@ export interface ResolvedConfig {
 const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'targets', 'balancer', 'to', 'rewrite', 'regexRewrite', 'skip', 'except',
   'headers', 'responseHeaders', 'xfwd', 'trustProxy', 'preserveHost',
-  'timeout', 'connectTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
+  'timeout', 'connectTimeout', 'idleTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
   'maxReplayBody', 'expectedStatus', 'healthCheck', 'passive', 'maxConns',
-  'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'agent', 'tls', 'ws',
+  'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'dispatcher', 'http2', 'tls', 'ws',
 ];
 
 function resolvePool(value: unknown): ResolvedPool {
   const pool = objectOption('pool', value, '{ keepAlive: true, maxSockets: 64 }');
   if (pool === undefined) return DEFAULTS.pool;
-  rejectUnknownKeys('pool', pool, ['keepAlive', 'maxSockets', 'maxFreeSockets', 'keepAliveMsecs']);
+  if (pool['maxFreeSockets'] !== undefined) {
+    throw configError('pool.maxFreeSockets', 'was removed in 0.2 (undici keeps idle connections up to maxSockets and closes them after keepAliveMsecs)', 'pool: { maxSockets: 64, keepAliveMsecs: 4000 }');
+  }
+  rejectUnknownKeys('pool', pool, ['keepAlive', 'maxSockets', 'keepAliveMsecs']);
   return Object.freeze({
     keepAlive: booleanOption('pool.keepAlive', pool['keepAlive'], DEFAULTS.pool.keepAlive),
     maxSockets: numberOption('pool.maxSockets', pool['maxSockets'], DEFAULTS.pool.maxSockets, {
       min: 1, integer: true, allowInfinity: true, example: 'pool: { maxSockets: 64 }',
     }),
-    maxFreeSockets: numberOption('pool.maxFreeSockets', pool['maxFreeSockets'], DEFAULTS.pool.maxFreeSockets, {
-      min: 0, integer: true, allowInfinity: true, example: 'pool: { maxFreeSockets: 256 }',
-    }),
     keepAliveMsecs: numberOption('pool.keepAliveMsecs', pool['keepAliveMsecs'], DEFAULTS.pool.keepAliveMsecs, {
-      min: 0, example: 'pool: { keepAliveMsecs: 1000 }',
+      min: 1, integer: true, example: 'pool: { keepAliveMsecs: 4000 }',
     }),
   });
 }
@@ -137,11 +139,21 @@ function resolveTls(value: unknown): ResolvedTls {
   return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], true) });
 }
 
-function resolveAgent(value: unknown): Agent | undefined {
+function resolveDispatcher(value: unknown): Dispatcher | undefined {
   if (value === undefined) return undefined;
-  const ok = typeof value === 'object' && value !== null && typeof (value as { addRequest?: unknown }).addRequest === 'function';
-  if (!ok) throw configError('agent', `must be an http.Agent, got ${describeValue(value)}`, 'new http.Agent({ keepAlive: true })');
-  return value as Agent;
+  const ok = typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function';
+  if (!ok) throw configError('dispatcher', `must be an undici Dispatcher, got ${describeValue(value)}`, "new Agent({ connect: { rejectUnauthorized: false } }) from 'undici'");
+  return value as Dispatcher;
+}
+
+/** 0.1's `agent` (a node:http Agent) has no meaning on undici: say what replaced it. */
+function rejectAgent(config: object): void {
+  if (!('agent' in config)) return;
+  throw configError(
+    'agent',
+    'was replaced by dispatcher in 0.2: switchyard sends through undici; use pool for connection limits, tls for certificates, or pass an undici Dispatcher',
+    "dispatcher: new Agent({ connections: 64 }) from 'undici'",
+  );
 }
 
 function resolveContextKey(value: unknown): string {
@@ -256,6 +268,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   if (!isPlainObject(raw)) {
     throw new TypeError(`switchyard: proxy() takes a config object, e.g. proxy({ targets: 'http://127.0.0.1:3001' }); got ${describeValue(raw)}`);
   }
+  rejectAgent(raw);
   rejectUnknownKeys('', raw, KNOWN_OPTIONS);
   const template = resolveTemplate(config.to);
   const balancer = resolveBalancerOption(config, resolveTargets(config, template));
@@ -278,6 +291,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     connectTimeout: numberOption('connectTimeout', config.connectTimeout, DEFAULTS.connectTimeout, {
       ...timeouts, example: 'connectTimeout: 10000',
     }),
+    idleTimeout: numberOption('idleTimeout', config.idleTimeout, DEFAULTS.idleTimeout, { ...timeouts, example: 'idleTimeout: 60000' }),
     retryFilter: functionOption<RetryFilter>('retryFilter', config.retryFilter, "(err, req) => err.code === 'UPSTREAM_UNAVAILABLE'"),
     retryOn: statusListOption('retryOn', config.retryOn, 'retryOn: [502, 503]') ?? new Set(DEFAULTS.retryOn),
     tryInterval: numberOption('tryInterval', config.tryInterval, DEFAULTS.tryInterval, { example: 'tryInterval: 250' }),
@@ -289,7 +303,8 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     modifyResponse: functionOption<ModifyResponse>('modifyResponse', config.modifyResponse, '(proxyRes) => { proxyRes.headers["x-a"] = "1"; }'),
     contextKey: resolveContextKey(config.contextKey),
     pool: resolvePool(config.pool),
-    agent: resolveAgent(config.agent),
+    dispatcher: resolveDispatcher(config.dispatcher),
+    http2: booleanOption('http2', config.http2, DEFAULTS.http2),
     tls: resolveTls(config.tls),
     ws: booleanOption('ws', config.ws, DEFAULTS.ws),
   });

@@ -3,7 +3,12 @@ import type { ProxyTarget } from '../types.js';
 import { ProxyError } from './proxy-error.js';
 
 /** Why an attempt failed, as the forwarder saw it. */
-export type FailureKind = 'error' | 'timeout' | 'connect-timeout';
+/**
+ * Why an attempt failed, as the transport saw it: an error, no response headers within
+ * `timeout`, no connection within `connectTimeout`, the upstream stalled for `idleTimeout`
+ * (sending or receiving), or the client stopped sending its body for `idleTimeout`.
+ */
+export type FailureKind = 'error' | 'timeout' | 'connect-timeout' | 'idle-timeout' | 'client-timeout';
 
 const REASONS: Readonly<Record<string, string>> = Object.freeze({
   ECONNREFUSED: 'connection refused',
@@ -14,6 +19,9 @@ const REASONS: Readonly<Record<string, string>> = Object.freeze({
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   ETIMEDOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed by upstream',
+  UND_ERR_CLOSED: 'the proxy was closed',
+  UND_ERR_DESTROYED: 'the proxy was closed',
 });
 
 function errorCode(err: unknown): string | undefined {
@@ -44,7 +52,13 @@ export function classifyFailure(
   if (kind === 'timeout') {
     return new ProxyError('UPSTREAM_TIMEOUT', `upstream ${ctx.target.name} did not answer in time`, init);
   }
-  if (kind === 'connect-timeout') {
+  if (kind === 'idle-timeout') {
+    return new ProxyError('UPSTREAM_TIMEOUT', `upstream ${ctx.target.name} stalled`, init);
+  }
+  if (kind === 'client-timeout') {
+    return new ProxyError('CLIENT_TIMEOUT', 'the client stopped sending the request body', init);
+  }
+  if (kind === 'connect-timeout' || errorCode(cause) === 'UND_ERR_CONNECT_TIMEOUT') {
     return new ProxyError('UPSTREAM_UNAVAILABLE', `could not connect to upstream ${ctx.target.name} in time`, init);
   }
   return new ProxyError('UPSTREAM_UNAVAILABLE', `${reason(cause)}: upstream ${ctx.target.name}`, init);

@@ -8,6 +8,7 @@ export const STATUS_BY_CODE: Readonly<Record<ProxyErrorCode, number>> = Object.f
   UNEXPECTED_STATUS: 502,
   RESPONSE_HOOK_FAILED: 502,
   BAD_REQUEST: 400,
+  CLIENT_TIMEOUT: 408,
 });
 
 /** Details a {@link ProxyError} is created with. */

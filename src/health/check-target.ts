@@ -7,7 +7,7 @@
 import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import type { ResolvedTls } from '../config/normalize-config.js';
-import { lookupLocalhost } from '../transport/agent.js';
+import { lookupLocalhost } from '../transport/connector.js';
 import type { ProxyTarget } from '../types.js';
 
 /** What one check needs to know (a subset of the resolved `healthCheck` settings). */

@@ -2,7 +2,7 @@
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProxyError } from '../errors/proxy-error.js';
-import type { BodyLike, ModifyResponse, ProxyTarget } from '../types.js';
+import type { BodyLike, ModifyResponse, ProxyTarget, UpstreamResponse } from '../types.js';
 
 /** What to send after the hook: the upstream body (undefined), new bytes, or a new stream. */
 export type ReplacementBody = Buffer | Readable | undefined;
@@ -50,7 +50,7 @@ function watchEncoding(headers: IncomingHttpHeaders): () => boolean {
  */
 export async function runModifyResponse(
   hook: ModifyResponse,
-  proxyRes: IncomingMessage,
+  proxyRes: UpstreamResponse,
   req: IncomingMessage,
   res: ServerResponse,
   info: { target: ProxyTarget; attempts: number },
@@ -65,7 +65,7 @@ export async function runModifyResponse(
     body = toReplacement(await hook(proxyRes, req, res));
     // A new status without a new phrase gets its standard phrase, never `201 OK`.
     if (proxyRes.statusCode !== statusCode && proxyRes.statusMessage === statusMessage) {
-      proxyRes.statusMessage = STATUS_CODES[proxyRes.statusCode ?? 0] ?? '';
+      proxyRes.statusMessage = STATUS_CODES[proxyRes.statusCode] ?? '';
     }
   } catch (cause) {
     throw new ProxyError('RESPONSE_HOOK_FAILED', 'modifyResponse failed', { ...info, connected: true, cause });

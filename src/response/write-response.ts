@@ -1,15 +1,27 @@
 /**
- * Writes the upstream response to the client: status, filtered headers in the upstream's
- * letter case, the user's response header rules, then the body streamed with backpressure.
+ * Writes the upstream response head to the client: status, filtered headers in the upstream's
+ * letter case, a sticky-session cookie, the user's response header rules. Bodies are written by
+ * the HTTP attempt straight from the transport; {@link streamBody} serves the hook path, where
+ * the body is a stream (the upstream's, or one `modifyResponse` returned).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { applyResponseHeaderRules, type CompiledHeaderRules } from '../headers/header-rules.js';
+import { stickyCookie } from '../balancer/policies/cookie.js';
+import type { ResolvedConfig } from '../config/normalize-config.js';
+import { applyResponseHeaderRules } from '../headers/header-rules.js';
 import { filterResponseHeaders } from '../headers/upstream-headers.js';
-import type { RequestContext } from '../request-context.js';
+import type { ProxiedRequest } from '../proxied-request.js';
+import type { ProxyTarget, UpstreamResponse } from '../types.js';
 
 /** Called once: the body was fully sent (`ok`), or the transfer broke, by the client going away or not. */
 export type OnBodyDone = (ok: boolean, clientAborted: boolean) => void;
+
+/** undici's raw header list (Buffers) as strings, letter case kept. */
+export function rawHeaderStrings(raw: readonly Buffer[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = (raw[i] as Buffer).toString('latin1');
+  return out;
+}
 
 /**
  * Puts the upstream headers on `res`. Headers an earlier middleware set are replaced by the
@@ -34,7 +46,7 @@ function copyHeaders(list: readonly string[], res: ServerResponse): void {
 }
 
 /** Headers from a hook-modified `proxyRes.headers`, keeping the upstream's letter case where it had one. */
-function headersAfterHook(proxyRes: IncomingMessage): string[] {
+export function headersAfterHook(proxyRes: UpstreamResponse): string[] {
   const spelled = new Map<string, string>();
   const raw = proxyRes.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) spelled.set((raw[i] as string).toLowerCase(), raw[i] as string);
@@ -48,60 +60,36 @@ function headersAfterHook(proxyRes: IncomingMessage): string[] {
   return filterResponseHeaders(flat);
 }
 
-/** Writes status and headers. `fromHook` reads `proxyRes.headers` (a hook may have changed them). */
-export function writeHead(
-  proxyRes: IncomingMessage,
-  res: ServerResponse,
-  rules: CompiledHeaderRules | undefined,
-  ctx: RequestContext,
-  fromHook: boolean,
-): void {
-  copyHeaders(fromHook ? headersAfterHook(proxyRes) : filterResponseHeaders(proxyRes.rawHeaders), res);
-  if (rules !== undefined) applyResponseHeaderRules(rules, res, ctx);
-  res.statusCode = proxyRes.statusCode ?? 502;
-  if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
+/** What the head of one response is made of. */
+export interface ResponseHead {
+  readonly status: number;
+  readonly statusText: string;
+  /** Filtered upstream headers, flat, in the upstream's letter case. */
+  readonly headers: readonly string[];
 }
 
 /**
- * True when `body` is an upstream response whose whole body already arrived and waits,
- * unread, in its buffer: the common case for small answers, which the parser finishes in
- * the same read as the head.
+ * Writes status and headers on `res` (nothing is flushed: the first body write or `end` sends
+ * them). A throwing `responseHeaders` function propagates, with `res` left without headers so
+ * the error answer is not framed by the upstream's.
  */
-function isFullyBuffered(body: Readable): boolean {
-  const msg = body as Partial<IncomingMessage>;
-  return msg.complete === true && body.readableFlowing === null && !body.readableEnded && hasContentLength(msg.rawHeaders);
-}
-
-/** A chunked answer keeps its framing (and stays chunked to the client) on the streaming path. */
-function hasContentLength(rawHeaders: readonly string[] | undefined): boolean {
-  if (rawHeaders === undefined) return false;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return true;
+export function writeUpstreamHead(cfg: ResolvedConfig, p: ProxiedRequest, res: ServerResponse, target: ProxyTarget, head: ResponseHead): void {
+  // The upstream answered before the client finished sending (an early 413, say): close the
+  // connection after this response instead of leaving the unread upload hanging on it.
+  if (!p.req.complete) res.shouldKeepAlive = false;
+  // Set here, once the target whose response is sent is known: a retried attempt leaves no
+  // cookie behind, and an error reply (from no target) pins the client to none.
+  const sticky = stickyCookie(cfg.balancer, p.req, target);
+  if (sticky !== undefined) res.appendHeader('set-cookie', sticky);
+  try {
+    copyHeaders(head.headers, res);
+    if (cfg.responseRules !== undefined) applyResponseHeaderRules(cfg.responseRules, res, p);
+  } catch (err) {
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    throw err;
   }
-  return false;
-}
-
-/**
- * Sends a fully buffered upstream body with one `res.end(bytes)`: head and body leave in one
- * write, without pipe's dozen listener changes on both streams, which cost most per request
- * under Express (its prototype swap makes every property access on `res` a slow lookup).
- * Reading the buffer to empty still ends `body`, so its pooled socket is freed as usual.
- */
-function endWithBuffered(body: IncomingMessage, res: ServerResponse, done: OnBodyDone): void {
-  const bytes = body.readableLength > 0 ? (body.read() as Buffer | string | null) : null;
-  if (!body.readableEnded) body.resume();
-  let settled = false;
-  const finish = (ok: boolean): void => {
-    if (settled) return;
-    settled = true;
-    done(ok, !ok);
-  };
-  // 'finish' as well as 'close', as in streamBody below.
-  res.once('finish', () => finish(true));
-  res.once('close', () => finish(res.writableFinished));
-  if (bytes === null) res.end();
-  else res.end(bytes);
+  res.statusCode = head.status;
+  if (head.statusText !== '') res.statusMessage = head.statusText;
 }
 
 /**
@@ -111,7 +99,6 @@ function endWithBuffered(body: IncomingMessage, res: ServerResponse, done: OnBod
  * and a DOMException per response, measurable on the hot path.
  */
 export function streamBody(body: Readable, res: ServerResponse, done: OnBodyDone): void {
-  if (isFullyBuffered(body)) return endWithBuffered(body as IncomingMessage, res, done);
   let settled = false;
   const finish = (ok: boolean, clientAborted: boolean): void => {
     if (settled) return;

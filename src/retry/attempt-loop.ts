@@ -1,94 +1,56 @@
 /**
- * The attempt loop shared by HTTP requests and WebSocket upgrades: select → forward →
- * classify → decide, until an answer, a final error, or a client that went away. An attempt
- * knows nothing of retries; the loop decides. The bookkeeping helpers below keep the target
- * counters and passive health the same for both.
+ * The attempt loop shared by HTTP requests and WebSocket upgrades: select → lease → attempt →
+ * decide, until an answer, a final error, or a client that went away. An attempt knows nothing
+ * of retries; the loop decides, and ends the lease of every failed attempt (an answered attempt
+ * keeps its lease until its body is done).
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { countersOf, recordStatus } from '../balancer/target.js';
+import { beginLease, type Lease } from '../balancer/lease.js';
+import { recordStatus } from '../balancer/target.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
-import { classifyFailure, type FailureKind } from '../errors/classify-error.js';
 import { ProxyError } from '../errors/proxy-error.js';
 import type { ProxyTarget } from '../types.js';
 import { pickTarget } from './pick-target.js';
 import { defaultRetryFilter } from './retry-policy.js';
 
-/** A failed attempt. `statusRetry`: a `retryOn` status, retried without asking the filter. */
-export interface FailedAttempt {
+/** The attempt was answered; `value` is what the caller needs to go on. */
+export interface Answered<T> {
+  readonly kind: 'answered';
+  readonly value: T;
+}
+
+/** The attempt failed. `statusRetry`: a `retryOn` status, retried without asking the filter. */
+export interface Failed {
   readonly kind: 'failed';
   readonly error: ProxyError;
   readonly statusRetry: boolean;
 }
 
-export interface ErrorOutcome {
-  readonly kind: 'error';
-  readonly error: ProxyError;
-}
-
-export interface AbortedOutcome {
+/** The client went away (the attempt already ended its lease as aborted). */
+export interface Aborted {
   readonly kind: 'aborted';
 }
 
-export const ABORTED: AbortedOutcome = Object.freeze({ kind: 'aborted' });
+export const ABORTED: Aborted = Object.freeze({ kind: 'aborted' });
 
-/** A transport failure as the forwarders report it. */
-export interface ForwardFailure {
-  readonly failure: FailureKind;
-  readonly cause: unknown;
-  readonly connected: boolean;
-}
+export type AttemptResult<T> = Answered<T> | Failed | Aborted;
+
+/** How the loop ended. */
+export type LoopOutcome<T> = Answered<T> | { readonly kind: 'error'; readonly error: ProxyError } | Aborted;
 
 /** What the loop needs to know about one request. */
 export interface AttemptSpec<T> {
   readonly req: IncomingMessage;
   /** The client side (response or socket): emits `close` when the client goes away. */
   readonly client: EventEmitter & { readonly destroyed: boolean };
-  /** Whether the request can be sent again (no body, or a replayable one). */
+  /** Whether the request can be sent again (no body, or one that can be resent whole). */
   canReplay(): boolean;
-  /** One attempt on `target`; `mayRetry` tells whether another attempt could follow. */
-  attempt(target: ProxyTarget, attempts: number, mayRetry: boolean): Promise<T | FailedAttempt | AbortedOutcome>;
+  /** One attempt on `lease.target`; `mayRetry` tells whether another attempt could follow. */
+  attempt(lease: Lease, attempts: number, mayRetry: boolean): Promise<AttemptResult<T>>;
 }
 
-/** Counts an attempt as started on `target`. */
-export function beginAttempt(target: ProxyTarget): void {
-  const counters = countersOf(target);
-  counters.active++;
-  counters.requests++;
-}
-
-/** The client went away during the attempt: 499, and the target is free again. */
-export function abortAttempt(target: ProxyTarget): AbortedOutcome {
-  countersOf(target).active--;
-  recordStatus(target, 499);
-  return ABORTED;
-}
-
-/** A connection or timeout failure: counted, reported to passive health, classified. */
-export function failAttempt(cfg: ResolvedConfig, target: ProxyTarget, result: ForwardFailure, attempts: number): FailedAttempt {
-  const counters = countersOf(target);
-  counters.active--;
-  counters.failures++;
-  cfg.passive?.recordFailure(target);
-  const error = classifyFailure(result.failure, result.cause, { target, attempts, connected: result.connected });
-  return { kind: 'failed', error, statusRetry: false };
-}
-
-/**
- * An upstream answer that is not wanted (outside `expectedStatus`, or a `retryOn` status
- * with attempts left). Its body is drained so the pooled connection stays usable.
- */
-export function rejectAnswer(proxyRes: IncomingMessage, target: ProxyTarget, attempts: number, statusRetry: boolean): FailedAttempt {
-  proxyRes.resume();
-  const counters = countersOf(target);
-  counters.active--;
-  counters.failures++;
-  const status = proxyRes.statusCode ?? 0;
-  const error = new ProxyError('UNEXPECTED_STATUS', `upstream ${target.name} answered ${status}`, { target, attempts, connected: true });
-  return { kind: 'failed', error, statusRetry };
-}
-
-/** Waits `ms` between attempts, cut short when the client goes away (no timer outlives it). */
+/** Waits `ms` between attempts, cut short when the client goes away (no timer or listener outlives it). */
 function pause(client: EventEmitter, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -101,14 +63,29 @@ function pause(client: EventEmitter, ms: number): Promise<void> {
   });
 }
 
+/** The user's `retryFilter` (or the default), with a clear error when it answers with a promise. */
+function shouldRetry(cfg: ResolvedConfig, error: ProxyError, req: IncomingMessage): boolean {
+  if (cfg.retryFilter === undefined) return defaultRetryFilter(error, req);
+  const verdict: unknown = cfg.retryFilter(error, req);
+  if (typeof (verdict as { then?: unknown } | null)?.then === 'function') {
+    throw new TypeError('switchyard: retryFilter must return a boolean, not a Promise (it runs between attempts, synchronously)');
+  }
+  return Boolean(verdict);
+}
+
+function finalError(error: ProxyError): LoopOutcome<never> {
+  // A final failure's status counts once per request, on the last target tried.
+  if (error.target !== undefined) recordStatus(error.target, error.status);
+  return { kind: 'error', error };
+}
+
 /**
  * Runs attempts until one is answered or no retry is allowed: attempts remain (`retries`,
  * then `tryDuration`), the request can be replayed, and the filter agrees (a `retryOn`
  * status skips it). Each retry prefers a target not tried yet. A throwing `balancer.next`
  * or `retryFilter` rejects; the caller hands it on.
  */
-export async function runAttemptLoop<T extends { readonly kind: string }>(cfg: ResolvedConfig, spec: AttemptSpec<T>): Promise<T | ErrorOutcome | AbortedOutcome> {
-  const filter = cfg.retryFilter ?? defaultRetryFilter;
+export async function runAttemptLoop<T>(cfg: ResolvedConfig, spec: AttemptSpec<T>): Promise<LoopOutcome<T>> {
   const deadline = cfg.tryDuration > 0 ? Date.now() + cfg.tryDuration : 0;
   const remain = (attempts: number): boolean =>
     spec.canReplay() && (attempts <= cfg.retries || (deadline > 0 && Date.now() + cfg.tryInterval < deadline));
@@ -118,14 +95,15 @@ export async function runAttemptLoop<T extends { readonly kind: string }>(cfg: R
   for (;;) {
     const target = pickTarget(cfg.balancer, spec.req, tried, cfg.maxConns);
     if (target === undefined) {
-      return { kind: 'error', error: lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts }) };
+      return finalError(lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts }));
     }
     attempts++;
-    const result = await spec.attempt(target, attempts, remain(attempts));
-    if (result.kind !== 'failed') return result as T | AbortedOutcome;
-    const failed = result as FailedAttempt;
-    lastError = failed.error;
-    if (!remain(attempts) || !(failed.statusRetry || filter(failed.error, spec.req))) return { kind: 'error', error: failed.error };
+    const lease = beginLease(target, cfg.passive);
+    const result = await spec.attempt(lease, attempts, remain(attempts));
+    if (result.kind !== 'failed') return result;
+    lease.end('failed', 0, result.error);
+    lastError = result.error;
+    if (!remain(attempts) || !(result.statusRetry || shouldRetry(cfg, result.error, spec.req))) return finalError(result.error);
     (tried ??= new Set()).add(target);
     if (attempts > cfg.retries) await pause(spec.client, cfg.tryInterval);
     if (spec.client.destroyed) {

@@ -12,17 +12,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { stickyCookie } from '../balancer/policies/cookie.js';
-import { countersOf, recordStatus } from '../balancer/target.js';
+import { recordStatus } from '../balancer/target.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
 import { defaultErrorHandler } from '../errors/default-error-handler.js';
 import { ProxyError } from '../errors/proxy-error.js';
-import { streamBody, writeHead } from '../response/write-response.js';
-import { routeRequest, SKIP, type RoutedRequest } from '../routing/route-request.js';
-import type { UpgradeForwarder } from '../transport/upgrade-forwarder.js';
-import type { ProxyTarget } from '../types.js';
+import { filterResponseHeaders } from '../headers/upstream-headers.js';
+import type { HttpDeps } from '../http-attempt.js';
+import type { ProxiedRequest } from '../proxied-request.js';
+import { streamBody, writeUpstreamHead } from '../response/write-response.js';
+import { routeRequest, SKIP } from '../routing/route-request.js';
 import { answerStatus, socketResponse, switchingProtocolsHead } from './socket-response.js';
 import type { SocketRegistry } from './socket-registry.js';
-import { runUpgradeAttempts, type PendingUpgrade, type UpgradeOutcome } from './upgrade-attempts.js';
+import { runUpgradeAttempts, type UpgradeAnswer } from './upgrade-attempt.js';
 
 /** `mw.upgrade`. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -47,7 +48,6 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
 }
 
 function answerError(req: IncomingMessage, socket: Duplex, err: ProxyError): void {
-  if (err.target !== undefined) recordStatus(err.target, err.status);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -59,98 +59,80 @@ function answerError(req: IncomingMessage, socket: Duplex, err: ProxyError): voi
 function openTunnel(
   cfg: ResolvedConfig,
   registry: SocketRegistry,
-  u: PendingUpgrade,
-  out: Extract<UpgradeOutcome, { kind: 'upgraded' }>,
+  p: ProxiedRequest,
+  socket: Duplex,
+  out: Extract<UpgradeAnswer, { kind: 'upgraded' }>,
   clientHead: Buffer,
 ): void {
-  const { upstream, target } = out;
-  const counters = countersOf(target);
+  const { upstream, lease } = out;
   upstream.on('error', ignoreError);
-  if (u.socket.destroyed || !u.socket.writable) {
+  if (socket.destroyed || !socket.writable) {
     upstream.destroy();
-    counters.active--;
-    recordStatus(target, 499);
+    lease.end('aborted');
     return;
   }
   let head: string;
   try {
-    head = switchingProtocolsHead(out.proxyRes, {
+    head = switchingProtocolsHead(out.headers, {
       rules: cfg.responseRules,
-      ctx: u.routed.ctx,
-      setCookie: stickyCookie(cfg.balancer, u.req, target),
+      ctx: p,
+      setCookie: stickyCookie(cfg.balancer, p.req, lease.target),
     });
   } catch {
     // A responseHeaders function threw: the handshake cannot be completed as configured.
     upstream.destroy();
-    counters.active--;
-    counters.failures++;
-    recordStatus(target, 500);
-    answerStatus(u.req, u.socket, 500);
+    lease.end('failed', 500);
+    answerStatus(p.req, socket, 500);
     return;
   }
-  recordStatus(target, 101);
-  u.socket.write(head);
-  // Bytes each side sent right after its handshake belong to the other side, in order.
-  if (out.head.length > 0) u.socket.write(out.head);
+  // 101 is the final status of a handshake; the tunnel's end is not counted again.
+  recordStatus(lease.target, 101);
+  socket.write(head);
   if (clientHead.length > 0) upstream.write(clientHead);
-  registry.open(u.socket, upstream, () => {
-    counters.active--;
-  });
+  registry.open(socket, upstream, () => lease.end('answered'));
 }
 
 /** The upstream answered without switching protocols: relay its answer as it is, then close. */
-function relayRefusal(cfg: ResolvedConfig, u: PendingUpgrade, out: Extract<UpgradeOutcome, { kind: 'response' }>): void {
-  const { proxyRes, target } = out;
-  const counters = countersOf(target);
-  const res = socketResponse(u.req, u.socket);
-  const sticky = stickyCookie(cfg.balancer, u.req, target);
-  if (sticky !== undefined) res.appendHeader('set-cookie', sticky);
+function relayRefusal(cfg: ResolvedConfig, p: ProxiedRequest, socket: Duplex, out: Extract<UpgradeAnswer, { kind: 'refused' }>): void {
+  const { proxyRes, lease } = out;
+  const res = socketResponse(p.req, socket);
   try {
-    writeHead(proxyRes, res, cfg.responseRules, u.routed.ctx, false);
+    writeUpstreamHead(cfg, p, res, lease.target, { status: proxyRes.statusCode, statusText: proxyRes.statusMessage, headers: filterResponseHeaders(proxyRes.rawHeaders) });
   } catch {
-    for (const name of res.getHeaderNames()) res.removeHeader(name);
-    proxyRes.resume();
-    counters.active--;
-    counters.failures++;
-    recordStatus(target, 500);
+    proxyRes.destroy();
+    lease.end('failed', 500);
     res.statusCode = 500;
     res.end();
     return;
   }
   const status = res.statusCode;
   streamBody(proxyRes, res, (ok, clientAborted) => {
-    counters.active--;
-    if (!ok && !clientAborted) counters.failures++;
-    recordStatus(target, clientAborted ? 499 : status);
+    if (clientAborted) lease.end('aborted');
+    else lease.end(ok ? 'answered' : 'broken', status);
   });
 }
 
 /** What one middleware's upgrades share. */
 interface UpgradeDeps {
-  readonly cfg: ResolvedConfig;
-  readonly forwarder: UpgradeForwarder;
+  readonly d: HttpDeps;
   readonly registry: SocketRegistry;
   readonly state: UpgradeState;
 }
 
-async function proxyUpgrade(deps: UpgradeDeps, u: PendingUpgrade, head: Buffer): Promise<void> {
-  const out = await runUpgradeAttempts(u, deps.cfg, deps.forwarder);
-  if (out.kind === 'response') return relayRefusal(deps.cfg, u, out);
-  if (out.kind === 'error') return answerError(u.req, u.socket, out.error);
-  if (out.kind === 'aborted') return;
+async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex, head: Buffer): Promise<void> {
+  const cfg = deps.d.cfg;
+  const outcome = await runUpgradeAttempts(deps.d, p, socket);
+  if (outcome.kind === 'error') return answerError(p.req, socket, outcome.error);
+  if (outcome.kind === 'aborted') return;
+  const answer = outcome.value;
+  if (answer.kind === 'refused') return relayRefusal(cfg, p, socket, answer);
   if (deps.state.closed) {
     // close() ran while the handshake was on its way: a tunnel opened now would outlive it.
-    out.upstream.destroy();
-    countersOf(out.target).active--;
-    return answerError(u.req, u.socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed', { target: out.target, connected: true }));
+    answer.upstream.destroy();
+    answer.lease.end('failed', 503);
+    return answerError(p.req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed', { target: answer.lease.target, connected: true }));
   }
-  openTunnel(deps.cfg, deps.registry, u, out, head);
-}
-
-/** The upstream request headers of a handshake: the two hop-by-hop headers it needs are put back. */
-function handshakeHeaders(routed: RoutedRequest, req: IncomingMessage): void {
-  routed.headers.connection = 'Upgrade';
-  routed.headers.upgrade = req.headers.upgrade;
+  openTunnel(cfg, deps.registry, p, socket, answer, head);
 }
 
 /**
@@ -158,28 +140,22 @@ function handshakeHeaders(routed: RoutedRequest, req: IncomingMessage): void {
  * extensions) pass through untouched, so subprotocols and extensions are negotiated between
  * the client and the upstream; the proxy only relays bytes.
  */
-export function createUpgradeHandler(
-  cfg: ResolvedConfig,
-  forwarder: UpgradeForwarder,
-  registry: SocketRegistry,
-  state: UpgradeState,
-): UpgradeHandler {
-  const deps: UpgradeDeps = { cfg, forwarder, registry, state };
+export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState): UpgradeHandler {
+  const deps: UpgradeDeps = { d, registry, state };
   return function upgrade(req, socket, head) {
     socket.on('error', ignoreError);
     if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
     if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
-    let routed: RoutedRequest | ProxyError | typeof SKIP;
+    let p: ProxiedRequest | ProxyError | typeof SKIP;
     try {
-      routed = routeRequest(cfg, req);
+      p = routeRequest(d.cfg, req);
     } catch {
       // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
       return answerStatus(req, socket, 500);
     }
-    if (routed === SKIP) return answerStatus(req, socket, 404);
-    if (routed instanceof ProxyError) return answerError(req, socket, routed);
-    handshakeHeaders(routed, req);
-    proxyUpgrade(deps, { req, socket, routed }, head).catch(() => {
+    if (p === SKIP) return answerStatus(req, socket, 404);
+    if (p instanceof ProxyError) return answerError(req, socket, p);
+    proxyUpgrade(deps, p, socket, head).catch(() => {
       // balancer.next or retryFilter threw before anything was sent.
       answerStatus(req, socket, 500);
     });

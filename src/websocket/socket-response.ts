@@ -72,18 +72,24 @@ function withRules(list: string[], extras: HeadExtras): string[] {
   return out;
 }
 
+/** The first value of header `lower` in a raw list. */
+function headerValue(raw: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === lower) return raw[i + 1];
+  return undefined;
+}
+
 /**
  * The `HTTP/1.1 101` head for the client: the upstream's headers in its letter case, minus
  * hop-by-hop ones, plus `Connection: Upgrade` and the upstream's `Upgrade` (the two hop-by-hop
  * headers a WebSocket handshake needs on each hop), then a sticky cookie and the user's
  * `responseHeaders` rules. A throwing rule function propagates.
  */
-export function switchingProtocolsHead(proxyRes: IncomingMessage, extras: HeadExtras): string {
-  let list = filterResponseHeaders(proxyRes.rawHeaders);
-  list.push('Connection', 'Upgrade', 'Upgrade', proxyRes.headers.upgrade ?? 'websocket');
+export function switchingProtocolsHead(rawHeaders: readonly string[], extras: HeadExtras): string {
+  let list = filterResponseHeaders(rawHeaders as string[]);
+  list.push('Connection', 'Upgrade', 'Upgrade', headerValue(rawHeaders, 'upgrade') ?? 'websocket');
   if (extras.setCookie !== undefined) list.push('Set-Cookie', extras.setCookie);
   if (extras.rules !== undefined) list = withRules(list, extras);
-  let head = `HTTP/1.1 101 ${proxyRes.statusMessage || 'Switching Protocols'}\r\n`;
+  let head = 'HTTP/1.1 101 Switching Protocols\r\n';
   for (let i = 0; i < list.length; i += 2) head += `${list[i] as string}: ${list[i + 1] as string}\r\n`;
   return `${head}\r\n`;
 }

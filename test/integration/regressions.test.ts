@@ -2,7 +2,6 @@
  * Regression tests, one per bug, named after it.
  */
 import http from 'node:http';
-import https from 'node:https';
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -73,13 +72,6 @@ describe('regressions', () => {
     await mw.close();
     const res = await request(appWith(mw)).get('/x').set('accept', 'application/json').expect(503);
     expect(res.body.error.code).toBe('NO_UPSTREAM');
-  });
-
-  it('an https.Agent given as agent does not capture http targets', async () => {
-    const agent = new https.Agent({ keepAlive: true });
-    defer(() => agent.destroy());
-    const mw = makeProxy({ targets: await echo(), agent: agent as unknown as http.Agent });
-    await request(appWith(mw)).get('/x').expect(200);
   });
 
   it('a client leaving while a retry waits for tryInterval is recorded as 499', async () => {

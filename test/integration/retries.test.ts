@@ -80,10 +80,20 @@ describe('retries', () => {
     expect(JSON.parse(answer)).toEqual({ sha: sha(all), length: all.length });
   });
 
-  it('a body larger than maxReplayBody is never retried and no partial body is sent', async () => {
+  it('a body larger than maxReplayBody is retried whole when no upstream read a byte of it (refused connection)', async () => {
     const good = await upstream(hashingHandler);
     const mw = makeProxy({ targets: [await deadTargetUrl(), good.url], retries: 1, maxReplayBody: 1024 });
-    await request(appWith(mw)).post('/big').type('application/octet-stream').send(randomBytes(64 * 1024)).expect(502);
+    const body = randomBytes(64 * 1024);
+    const res = await request(appWith(mw)).post('/big').type('application/octet-stream').send(body).expect(200);
+    expect(JSON.parse(res.text)).toEqual({ sha: sha(body), length: body.length });
+  });
+
+  it('a body larger than maxReplayBody is never retried once an upstream read part of it, and no partial body is sent', async () => {
+    // Reads the first chunk of the upload, then drops the connection.
+    const reader = await upstream((req) => req.once('data', () => req.socket.destroy()));
+    const good = await upstream(hashingHandler);
+    const mw = makeProxy({ targets: [reader.url, good.url], retries: 1, maxReplayBody: 1024, retryFilter: () => true });
+    await request(appWith(mw)).post('/big').type('application/octet-stream').send(randomBytes(256 * 1024)).expect(502);
     expect(good.requests).toHaveLength(0);
   });
 

@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express from 'express';
+import { Agent as UndiciAgent } from 'undici';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
@@ -417,7 +418,7 @@ describe('headers', () => {
     expect(h.cookie).toBeUndefined();
     expect(h['keep-alive']).toBeUndefined();
     expect(h.host).toBe(`127.0.0.1:${upstream.up.port}`);
-    expect(h.connection).toBe('Upgrade');
+    expect(h.connection?.toLowerCase()).toBe('upgrade');
     expect(h.upgrade).toBe('websocket');
     expect(h['sec-websocket-key']).toEqual(expect.any(String));
   });
@@ -669,7 +670,7 @@ describe('tunnel lifetime', () => {
     expect(mw.stats()[0]?.active).toBe(0);
   });
 
-  it('close() during a pending handshake answers 503 when the upstream still switches (own agent)', async () => {
+  it('close() during a pending handshake answers 503 when the upstream still switches (own dispatcher)', async () => {
     let completeHandshake!: () => void;
     const reached = new Promise<void>((resolve) => {
       completeHandshake = resolve;
@@ -682,9 +683,10 @@ describe('tunnel lifetime', () => {
         return true;
       },
     });
-    const agent = new http.Agent();
-    defer(() => agent.destroy());
-    const mw = makeProxy({ targets: upstream.url, agent });
+    // A user's dispatcher survives close(), so the handshake really completes after it.
+    const dispatcher = new UndiciAgent();
+    defer(() => dispatcher.close());
+    const mw = makeProxy({ targets: upstream.url, dispatcher });
     const server = await serveAtRoot(mw);
     const answer = connect(wsUrl(server, '/chat'));
     await reached;

@@ -99,14 +99,14 @@ describe('a slow upstream', () => {
     expect(s.mw.stats()[0]!.active).toBe(0);
   });
 
-  it('a client that stalls mid-body: 504 once `timeout` passes, the upstream socket closed', async () => {
+  it('a client that stalls mid-body: 408 CLIENT_TIMEOUT once `idleTimeout` passes, the upstream socket closed', async () => {
     // The raw upstream never frames the request (the body never completes), so it never answers.
-    const s = await setup(() => OK_RESPONSE, { timeout: 200 });
+    const s = await setup(() => OK_RESPONSE, { idleTimeout: 200 });
     const reply = await exchangeRaw(s.port, 'POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab', {
       responses: 1,
       idleMs: 10_000,
     });
-    expect(statuses(reply)).toEqual([504]);
+    expect(statuses(reply)).toEqual([408]);
     await until(() => s.up.openSockets() === 0);
     expect(s.up.requests).toHaveLength(0);
     expect(s.mw.stats()[0]!.active).toBe(0);

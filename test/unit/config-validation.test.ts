@@ -3,7 +3,7 @@
  * `switchyard:` and names the option at fault (ARCHITECTURE.md style rule 3).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { Agent } from 'node:http';
+import { Agent as UndiciAgent } from 'undici';
 import { rootCertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { proxy, type ProxyConfig, type ProxyMiddleware, type TlsOptions } from '../../src/index.js';
@@ -133,10 +133,13 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['pool: bad key', withTarget({ pool: { maxSocket: 10 } }), /^switchyard: pool has an unknown key "maxSocket"; did you mean "maxSockets"\?/],
   ['pool: maxSockets 0', withTarget({ pool: { maxSockets: 0 } }), /^switchyard: pool\.maxSockets must be an integer >= 1/],
   ['pool: keepAlive not boolean', withTarget({ pool: { keepAlive: 'yes' } }), /^switchyard: pool\.keepAlive must be true or false/],
-  ['pool: maxFreeSockets negative', withTarget({ pool: { maxFreeSockets: -1 } }), /^switchyard: pool\.maxFreeSockets must be/],
+  ['pool: maxFreeSockets (removed in 0.2)', withTarget({ pool: { maxFreeSockets: 8 } }), /^switchyard: pool\.maxFreeSockets was removed in 0\.2/],
   ['pool: keepAliveMsecs negative', withTarget({ pool: { keepAliveMsecs: -1 } }), /^switchyard: pool\.keepAliveMsecs must be/],
-  ['agent: not an agent', withTarget({ agent: { keepAlive: true } }), /^switchyard: agent must be an http\.Agent/],
-  ['agent: a string', withTarget({ agent: 'keepalive' }), /^switchyard: agent must be an http\.Agent/],
+  ['agent (replaced by dispatcher in 0.2)', withTarget({ agent: { keepAlive: true } }), /^switchyard: agent was replaced by dispatcher in 0\.2/],
+  ['dispatcher: not a dispatcher', withTarget({ dispatcher: { keepAlive: true } }), /^switchyard: dispatcher must be an undici Dispatcher/],
+  ['dispatcher: a string', withTarget({ dispatcher: 'keepalive' }), /^switchyard: dispatcher must be an undici Dispatcher/],
+  ['idleTimeout: zero', withTarget({ idleTimeout: 0 }), /^switchyard: idleTimeout must be/],
+  ['http2: a string', withTarget({ http2: 'yes' }), /^switchyard: http2 must be true or false/],
   ['tls: not an object', withTarget({ tls: false }), /^switchyard: tls must be an object/],
   ['tls: bad key', withTarget({ tls: { rejectUnauthorized: false } }), /^switchyard: tls has an unknown key "rejectUnauthorized"/],
   ['tls: verify not boolean', withTarget({ tls: { verify: 'no' } }), /^switchyard: tls\.verify must be true or false/],
@@ -193,7 +196,7 @@ describe('valid configs are accepted', () => {
     ['retries 0, tryDuration 0, tryInterval 0', { targets: T, retries: 0, tryDuration: 0, tryInterval: 0 }],
     ['trustProxy CIDRs and named ranges', { targets: T, trustProxy: ['10.0.0.0/8', '::1', 'loopback'] }],
     ['header rules of every kind', { targets: T, headers: { 'X-A': 'a', 'X-Ip': '{addr}', 'X-B': null, 'X-C': () => 'c' } }],
-    ['a user agent', { targets: T, agent: new Agent() }],
+    ['a user dispatcher', { targets: T, dispatcher: new UndiciAgent() }],
   ])('%s', (_case, config) => {
     const mw = proxy(config);
     created.push(mw);
