@@ -4,7 +4,6 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { ProxyError } from './errors/proxy-error.js';
 
 /** Express/Connect `next`: call with an error to hand over to the host's error handling. */
@@ -148,6 +147,15 @@ export interface TlsOptions {
   key?: string | Buffer;
 }
 
+/**
+ * What switchyard needs of a `dispatcher`: any undici `Dispatcher` (an `Agent`, `Pool`,
+ * `ProxyAgent`, `MockAgent`, or one made with `compose()`) fits. Declared structurally so the
+ * public types do not carry undici's own `any`s.
+ */
+export interface DispatcherLike {
+  dispatch(options: object, handler: object): boolean;
+}
+
 /** A replacement response body returned from `modifyResponse`. */
 export type BodyLike = string | Buffer | Uint8Array | Readable;
 
@@ -271,7 +279,7 @@ export interface ProxyConfig {
    * `pool`, `tls` and `http2` then do not apply, and `close()` leaves it open. Replaces the 0.1
    * `agent` option. @default none (the middleware's own pools)
    */
-  dispatcher?: Dispatcher;
+  dispatcher?: DispatcherLike;
   /** `https:` targets may negotiate HTTP/2 by ALPN; the client side is unchanged. @default false */
   http2?: boolean;
   /** TLS settings for `https:` and `wss:` targets. @default `{ verify: true }` */

@@ -2,7 +2,6 @@
  * The only reader of the user's config: validates every option, applies defaults and
  * compiles rules once, so the per-request path reads plain resolved values.
  */
-import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
 import { resolveBalancer } from '../balancer/resolve-balancer.js';
 import { setTargetDefaults } from '../balancer/balancer.js';
@@ -16,6 +15,7 @@ import { compileSkip, type SkipCheck } from '../routing/skip.js';
 import { compileTemplate, type CompiledTemplate } from '../routing/template.js';
 import type {
   Balancer,
+  DispatcherLike,
   ErrorHandler,
   ModifyResponse,
   PoolOptions,
@@ -79,7 +79,7 @@ export interface ResolvedConfig {
   readonly modifyResponse: ModifyResponse | undefined;
   readonly contextKey: string;
   readonly pool: ResolvedPool;
-  readonly dispatcher: Dispatcher | undefined;
+  readonly dispatcher: DispatcherLike | undefined;
   readonly http2: boolean;
   readonly tls: ResolvedTls;
   readonly ws: boolean;
@@ -139,11 +139,11 @@ function resolveTls(value: unknown): ResolvedTls {
   return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], true) });
 }
 
-function resolveDispatcher(value: unknown): Dispatcher | undefined {
+function resolveDispatcher(value: unknown): DispatcherLike | undefined {
   if (value === undefined) return undefined;
   const ok = typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function';
   if (!ok) throw configError('dispatcher', `must be an undici Dispatcher, got ${describeValue(value)}`, "new Agent({ connect: { rejectUnauthorized: false } }) from 'undici'");
-  return value as Dispatcher;
+  return value as DispatcherLike;
 }
 
 /** 0.1's `agent` (a node:http Agent) has no meaning on undici: say what replaced it. */

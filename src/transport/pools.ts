@@ -5,6 +5,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import type { ResolvedPool, ResolvedTls } from '../config/normalize-config.js';
+import type { DispatcherLike } from '../types.js';
 import { createConnector, targetServername } from './connector.js';
 
 export interface Pools {
@@ -26,7 +27,7 @@ export interface PoolSettings {
   readonly tls: ResolvedTls;
   readonly connectTimeout: number;
   readonly http2: boolean;
-  readonly dispatcher: Dispatcher | undefined;
+  readonly dispatcher: DispatcherLike | undefined;
 }
 
 export function createPools(s: PoolSettings): Pools {
@@ -46,6 +47,7 @@ export function createPools(s: PoolSettings): Pools {
       : undefined;
   const names = new Map<string, string>();
   return {
+    // A user's dispatcher is an undici Dispatcher by contract (DispatcherLike only keeps undici's `any`s out of our types).
     dispatcher: own ?? (s.dispatcher as Dispatcher),
     closeEach: !s.pool.keepAlive,
     servername(hostname) {

@@ -90,7 +90,9 @@ describe('retries', () => {
 
   it('a body larger than maxReplayBody is never retried once an upstream read part of it, and no partial body is sent', async () => {
     // Reads the first chunk of the upload, then drops the connection.
-    const reader = await upstream((req) => req.once('data', () => req.socket.destroy()));
+    const reader = await upstream((req) => {
+      req.once('data', () => req.socket.destroy());
+    });
     const good = await upstream(hashingHandler);
     const mw = makeProxy({ targets: [reader.url, good.url], retries: 1, maxReplayBody: 1024, retryFilter: () => true });
     await request(appWith(mw)).post('/big').type('application/octet-stream').send(randomBytes(256 * 1024)).expect(502);

