@@ -89,7 +89,8 @@ export function writeUpstreamHead(cfg: ResolvedConfig, p: ProxiedRequest, res: S
     throw err;
   }
   res.statusCode = head.status;
-  if (head.statusText !== '') res.statusMessage = head.statusText;
+  // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); Node warns when one is set.
+  if (head.statusText !== '' && p.req.httpVersionMajor !== 2) res.statusMessage = head.statusText;
 }
 
 /**

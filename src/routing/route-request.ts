@@ -37,7 +37,8 @@ function createContext(req: IncomingMessage, path: string, query: string): Proxi
     addr: clientAddress(req),
     scheme: (req.socket as TLSSocket | undefined)?.encrypted === true ? 'https' : 'http',
     // Used as X-Forwarded-Host and, with preserveHost, as Host: never with CR/LF/NUL in it.
-    host: escapeHeaderValue(req.headers.host ?? ''),
+    // An HTTP/2 client names the host in `:authority` (RFC 9113 §8.3.1), not in `Host`.
+    host: escapeHeaderValue(req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? ''),
     params: (req as { params?: Record<string, string> }).params,
     upstreamPath: '',
     headers: EMPTY_HEADERS,
