@@ -104,7 +104,7 @@ describe('timeout and idleTimeout on real uploads and downloads', () => {
 
   it('a slow client reading a large answer is not the upstream stalling', async () => {
     const big = Buffer.alloc(4 * 1024 * 1024, 0x62);
-    const s = await setup((_req, res) => res.end(big), { idleTimeout: 200 });
+    const s = await setup((_req, res) => void res.end(big), { idleTimeout: 200 });
     const got = await new Promise<number>((resolve, reject) => {
       http.get(`${s.front.url}/big`, { agent: false }, (res) => {
         let bytes = 0;
