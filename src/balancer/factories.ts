@@ -18,7 +18,7 @@ import { createUriHash } from './policies/uri-hash.js';
 /**
  * Smooth weighted round robin (nginx): weights 5,1,1 give `a a b a c a a`; a zero-weight
  * target is never chosen.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function roundRobin(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createRoundRobin(), { option: 'roundRobin() targets' });
@@ -26,7 +26,7 @@ export function roundRobin(targets: readonly TargetInput[]): Balancer {
 
 /**
  * Weighted random: each available target is chosen with probability weight / total weight.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function random(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createRandom(), { option: 'random() targets' });
@@ -34,7 +34,7 @@ export function random(targets: readonly TargetInput[]): Balancer {
 
 /**
  * Always the first available target in list order (Itsi `ordered`); the rest are failovers.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function first(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createFirst(), { option: 'first() targets' });
@@ -43,7 +43,7 @@ export function first(targets: readonly TargetInput[]): Balancer {
 /**
  * Least connections: the available target with the fewest requests in flight; with weights,
  * the lowest in-flight count / weight. Equally loaded targets take turns (weighted round robin).
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function leastConn(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createLeastConn(), { option: 'leastConn() targets' });
@@ -52,7 +52,7 @@ export function leastConn(targets: readonly TargetInput[]): Balancer {
 /**
  * Client IP hash (rendezvous): a client address keeps its target while it is available.
  * Keys on the socket's peer address, not on `X-Forwarded-For`. Weights are honoured.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function ipHash(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createIpHash(), { option: 'ipHash() targets' });
@@ -61,7 +61,7 @@ export function ipHash(targets: readonly TargetInput[]): Balancer {
 /**
  * URI hash (rendezvous) on `req.url` as the middleware sees it (path and query, mount path
  * stripped, before rewrite): a URL keeps its target while it is available. Weights are honoured.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function uriHash(targets: readonly TargetInput[]): Balancer {
   return createBalancer(targets, createUriHash(), { option: 'uriHash() targets' });
@@ -70,7 +70,7 @@ export function uriHash(targets: readonly TargetInput[]): Balancer {
 /**
  * Header hash (rendezvous) on the value of header `name`: a value keeps its target while it
  * is available. Without the header (or with it empty) the request is balanced round robin.
- * @throws TypeError when `name` is not a header name, on an invalid target, a duplicate
+ * @throws ConfigError when `name` is not a header name, on an invalid target, a duplicate
  * name, or when all weights are 0.
  */
 export function headerHash(name: string, targets: readonly TargetInput[]): Balancer {
@@ -84,7 +84,7 @@ export function headerHash(name: string, targets: readonly TargetInput[]): Balan
  * back to the same target while that target is available. The id is a hash of the target's
  * name (an HMAC with `opts.secret` when given), never its URL.
  * @param opts.secret key for the id's HMAC-SHA256. @default none (a plain SHA-256 of the name)
- * @throws TypeError when `name` is not a cookie name, `opts` is not `{ secret? }`, on an
+ * @throws ConfigError when `name` is not a cookie name, `opts` is not `{ secret? }`, on an
  * invalid target, a duplicate name, or when all weights are 0.
  */
 export function cookie(name: string, targets: readonly TargetInput[], opts: Pick<CookiePolicy, 'secret'> = {}): Balancer {

@@ -2,6 +2,7 @@
 import type { Balancer, BalancerOption, TargetInput } from '../types.js';
 import { createBalancer, type Chooser } from './balancer.js';
 import { describeValue } from '../config/describe-value.js';
+import { configError } from '../config/validate.js';
 import { checkCookieName, checkHeaderName, checkKeys, checkSecret } from './policy-args.js';
 import { createCookieBalancer } from './policies/cookie.js';
 import { createFirst } from './policies/first.js';
@@ -26,8 +27,8 @@ const HEADER_EXAMPLE = "{ header: 'X-User' }";
 const COOKIE_EXAMPLE = "{ cookie: 'sticky', secret: process.env.STICKY_SECRET }";
 
 const EXPECTED =
-  "'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', { header: 'X-Name' }, { cookie: 'name' } " +
-  "or a Balancer instance such as roundRobin(['http://127.0.0.1:3001'])";
+  "one of 'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', { header: 'X-Name' }, { cookie: 'name' } " +
+  'or a Balancer instance';
 
 const INSTANCE_MEMBERS = ['targets', 'add', 'remove', 'next'] as const;
 
@@ -43,7 +44,7 @@ function isPolicyObject(value: object): boolean {
 
 function requireTargets(targets: TargetInput | readonly TargetInput[] | undefined): readonly TargetInput[] {
   if (targets === undefined) {
-    throw new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'");
+    throw configError('targets', 'is required', "targets: 'http://127.0.0.1:3001'");
   }
   return Array.isArray(targets) ? targets : [targets as TargetInput];
 }
@@ -51,11 +52,11 @@ function requireTargets(targets: TargetInput | readonly TargetInput[] | undefine
 /** `{ header: 'X-Name' }` or `{ cookie: 'name', secret? }` over `targets`. */
 function fromPolicyObject(policy: object, targets: TargetInput | readonly TargetInput[] | undefined): Balancer {
   if (Object.hasOwn(policy, 'header')) {
-    const v = checkKeys(policy, ['header'], 'balancer { header }', HEADER_EXAMPLE);
+    const v = checkKeys(policy, ['header'], 'balancer', HEADER_EXAMPLE);
     const header = checkHeaderName(v['header'], 'balancer.header', HEADER_EXAMPLE);
     return createBalancer(requireTargets(targets), createHeaderHash(header), { option: 'targets' });
   }
-  const v = checkKeys(policy, ['cookie', 'secret'], 'balancer { cookie }', COOKIE_EXAMPLE);
+  const v = checkKeys(policy, ['cookie', 'secret'], 'balancer', COOKIE_EXAMPLE);
   const name = checkCookieName(v['cookie'], 'balancer.cookie', COOKIE_EXAMPLE);
   const secret = checkSecret(v['secret'], 'balancer.secret', COOKIE_EXAMPLE);
   return createCookieBalancer(requireTargets(targets), name, secret, 'targets');
@@ -69,7 +70,7 @@ function fromPolicyObject(policy: object, targets: TargetInput | readonly Target
  * - a Balancer instance is used as is. It is recognised by shape (`targets` array, `add`,
  *   `remove`, `next`), not `instanceof`, so a user's own implementation and one from the
  *   other build (ESM vs CommonJS) both work.
- * @throws TypeError naming `balancer` or `targets` on any invalid combination.
+ * @throws ConfigError naming `balancer` or `targets` on any invalid combination.
  */
 export function resolveBalancer(
   option: BalancerOption | undefined,
@@ -83,20 +84,21 @@ export function resolveBalancer(
     const missing = missingMembers(policy);
     if (missing.length === 0) {
       if (targets !== undefined) {
-        throw new TypeError(
-          'switchyard: targets and a balancer instance cannot both be given; add targets to the balancer, ' +
-            "e.g. balancer: roundRobin(['http://127.0.0.1:3001'])",
+        throw configError(
+          'targets',
+          'cannot be given with a balancer instance; add the targets to the balancer',
+          "balancer: roundRobin(['http://127.0.0.1:3001'])",
         );
       }
       return policy as Balancer;
     }
     if (isPolicyObject(policy)) return fromPolicyObject(policy, targets);
     if (missing.length < INSTANCE_MEMBERS.length) {
-      throw new TypeError(
-        `switchyard: balancer looks like a Balancer instance but lacks ${missing.join(', ')}; ` +
-          `a Balancer has a targets array and add(), remove() and next() methods`,
+      throw configError(
+        'balancer',
+        `looks like a Balancer instance but lacks ${missing.join(', ')}; a Balancer has a targets array and add(), remove() and next() methods`,
       );
     }
   }
-  throw new TypeError(`switchyard: balancer must be one of ${EXPECTED}; received ${describeValue(policy)}`);
+  throw configError('balancer', `must be ${EXPECTED}, got ${describeValue(policy)}`, "balancer: 'least_conn'");
 }

@@ -248,13 +248,13 @@ function resolveRetrying(config: ProxyConfig): { retries: number; tryDuration: n
 }
 
 /**
- * Validates `config` and returns the resolved form. Throws a TypeError whose message starts
- * with `switchyard:` and names the option at fault.
+ * Validates `config` and returns the resolved form.
+ * @throws ConfigError naming the option at fault (`switchyard: <option> <problem>, e.g. …`).
  */
 export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   const raw: unknown = config;
   if (!isPlainObject(raw)) {
-    throw new TypeError(`switchyard: proxy() takes a config object, e.g. proxy({ targets: 'http://127.0.0.1:3001' }); got ${describeValue(raw)}`);
+    throw configError('proxy() config', `must be an object, got ${describeValue(raw)}`, "proxy({ targets: 'http://127.0.0.1:3001' })");
   }
   rejectUnknownKeys('', raw, KNOWN_OPTIONS);
   const template = resolveTemplate(config.to);

@@ -37,7 +37,7 @@ import {
 } from '../../src/index.js';
 
 const EXPORTED_VALUES = [
-  'ProxyError', 'cookie', 'first', 'headerHash', 'ipHash', 'leastConn', 'proxy', 'random', 'readBody', 'roundRobin', 'uriHash',
+  'ConfigError', 'ProxyError', 'cookie', 'first', 'headerHash', 'ipHash', 'leastConn', 'proxy', 'random', 'readBody', 'roundRobin', 'uriHash',
 ];
 
 // --- an `any` detector -------------------------------------------------------------------
