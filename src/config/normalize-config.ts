@@ -25,6 +25,7 @@ import type {
   TlsOptions,
 } from '../types.js';
 import { DEFAULTS } from './defaults.js';
+import { foreignOptionError } from './foreign-options.js';
 import { checkTlsMaterial, type TlsMaterial } from './tls-material.js';
 import {
   booleanOption,
@@ -256,7 +257,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   if (!isPlainObject(raw)) {
     throw configError('proxy() config', `must be an object, got ${describeValue(raw)}`, "proxy({ targets: 'http://127.0.0.1:3001' })");
   }
-  rejectUnknownKeys('', raw, KNOWN_OPTIONS);
+  rejectUnknownKeys('', raw, KNOWN_OPTIONS, foreignOptionError);
   const template = resolveTemplate(config.to);
   const balancer = resolveBalancerOption(config, resolveTargets(config, template));
   const timeouts = { min: 1, integer: true, example: '' };

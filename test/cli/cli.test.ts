@@ -77,7 +77,7 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--health-interval', '0', '--health-path', '/h'], 'switchyard: healthCheck.interval'],
     [['-c', 'missing.json'], 'switchyard: --config missing.json: file not found'],
     [['-c', 'bad.json'], 'switchyard: --config bad.json is not valid JSON'],
-    [['-c', 'typo.json'], 'switchyard: target is not an option; did you mean "targets"?'],
+    [['-c', 'typo.json'], "switchyard: target is an http-proxy-middleware option; use targets, one URL or a list to balance, e.g. targets: 'http://127.0.0.1:3001'"],
   ])('%j', async (argv, message) => {
     const r = await runCli(argv, { cwd: dir });
     expect(r.code).toBe(2);

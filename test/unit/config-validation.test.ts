@@ -148,7 +148,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['tls: bad servername', withTarget({ tls: { servername: true } }), /^switchyard: tls\.servername must be a host name or false/],
   ['tls: bad ca', withTarget({ tls: { ca: [1] } }), /^switchyard: tls\.ca must be a PEM string/],
   // the config itself
-  ['unknown option target', { target: T }, /^switchyard: target is not an option; did you mean "targets"\?$/],
+  ['http-proxy-middleware option target', { target: T }, /^switchyard: target is an http-proxy-middleware option; use targets, /],
   ['unknown option timout', withTarget({ timout: 5 }), /^switchyard: timout is not an option; did you mean "timeout"\?$/],
   ['unknown option retires', withTarget({ retires: 1 }), /^switchyard: retires is not an option; did you mean "retries"\?$/],
   ['unknown option with no near name', withTarget({ zzz: 1 }), /^switchyard: zzz is not an option; docs\/options\.md lists them all$/],
