@@ -1,34 +1,17 @@
 /** Turns `config.balancer` and `config.targets` into the one balancer a middleware uses. */
 import type { Balancer, BalancerOption, TargetInput } from '../types.js';
-import { createBalancer, type Chooser } from './balancer.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError } from '../config/validate.js';
+import { createBalancer } from './balancer.js';
+import { createNamedBalancer, isPolicyName, POLICIES } from './factories.js';
 import { checkCookieName, checkHeaderName, checkKeys, checkSecret } from './policy-args.js';
 import { createCookieBalancer } from './policies/cookie.js';
-import { createFirst } from './policies/first.js';
 import { createHeaderHash } from './policies/header-hash.js';
-import { createIpHash } from './policies/ip-hash.js';
-import { createLeastConn } from './policies/least-conn.js';
-import { createRandom } from './policies/random.js';
-import { createRoundRobin } from './policies/round-robin.js';
-import { createUriHash } from './policies/uri-hash.js';
-
-/** Policy names and the chooser each one gets; adding a policy is adding a line. */
-const CHOOSERS: Readonly<Record<string, () => Chooser>> = Object.freeze({
-  round_robin: createRoundRobin,
-  random: createRandom,
-  first: createFirst,
-  least_conn: createLeastConn,
-  ip_hash: createIpHash,
-  uri_hash: createUriHash,
-});
 
 const HEADER_EXAMPLE = "{ header: 'X-User' }";
 const COOKIE_EXAMPLE = "{ cookie: 'sticky', secret: process.env.STICKY_SECRET }";
 
-const EXPECTED =
-  "one of 'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', { header: 'X-Name' }, { cookie: 'name' } " +
-  'or a Balancer instance';
+const EXPECTED = `one of ${Object.keys(POLICIES).map((name) => `'${name}'`).join(', ')}, { header: 'X-Name' }, { cookie: 'name' } or a Balancer instance`;
 
 const INSTANCE_MEMBERS = ['targets', 'add', 'remove', 'next'] as const;
 
@@ -78,8 +61,7 @@ export function resolveBalancer(
 ): Balancer {
   const policy: unknown = option === undefined ? 'round_robin' : option;
   if (typeof policy === 'string') {
-    const chooser = Object.hasOwn(CHOOSERS, policy) ? CHOOSERS[policy] : undefined;
-    if (chooser !== undefined) return createBalancer(requireTargets(targets), chooser(), { option: 'targets' });
+    if (isPolicyName(policy)) return createNamedBalancer(policy, requireTargets(targets), 'targets');
   } else if (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) {
     const missing = missingMembers(policy);
     if (missing.length === 0) {

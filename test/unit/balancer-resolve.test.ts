@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { first, random, roundRobin } from '../../src/balancer/factories.js';
+import { first, POLICIES, random, roundRobin } from '../../src/balancer/factories.js';
 import { resolveBalancer } from '../../src/balancer/resolve-balancer.js';
 import { isLiveTarget } from '../../src/balancer/target.js';
 import type { Balancer, BalancerOption, ProxyTarget, TargetInput } from '../../src/types.js';
-import { aConfigError } from '../helpers/config-error.js';
+import * as api from '../../src/index.js';
+import { aConfigError, configErrorFrom } from '../helpers/config-error.js';
 
 const req = {} as IncomingMessage;
 const two = ['http://a:1', 'http://b:2'];
@@ -153,5 +154,28 @@ describe('resolveBalancer', () => {
     expect(() => resolveBalancer('random', [{ url: 'http://a:1', weight: 0 }])).toThrow(
       /^switchyard: targets would never be chosen: all weights are 0/,
     );
+  });
+});
+
+describe('one policy registry', () => {
+  it.each(Object.entries(POLICIES))('%s: the config name and the exported factory build the same policy', (name, policy) => {
+    const factory = (api as unknown as Record<string, (t: TargetInput[]) => Balancer>)[policy.factory];
+    expect(typeof factory).toBe('function');
+    // Same seed for both, so 'random' must agree too.
+    const seq = (make: () => Balancer): string => {
+      vi.spyOn(Math, 'random').mockReturnValueOnce(0.9).mockReturnValueOnce(0.1).mockReturnValueOnce(0.6);
+      const b = make();
+      const out = picks(b, 3);
+      vi.restoreAllMocks();
+      return out;
+    };
+    expect(seq(() => resolveBalancer(name as BalancerOption, two))).toBe(seq(() => factory!(two)));
+    expect(() => factory!([42 as unknown as TargetInput])).toThrow(new RegExp(`^switchyard: ${policy.factory}\\(\\) targets\\[0\\] `));
+    expect(() => resolveBalancer(name as BalancerOption, [42 as unknown as TargetInput])).toThrow(/^switchyard: targets\[0\] /);
+  });
+
+  it('lists every registered name in the error for an unknown one', () => {
+    const err = configErrorFrom(() => resolveBalancer('fastest' as BalancerOption, two));
+    for (const name of Object.keys(POLICIES)) expect(err.problem).toContain(`'${name}'`);
   });
 });
