@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Balancer, ProxyTarget, TargetInput } from '../types.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError } from '../config/validate.js';
 import type { ConfigError } from '../errors/config-error.js';
@@ -81,7 +82,7 @@ export function createBalancer(inputs: readonly TargetInput[], chooser: Chooser,
   // Copy-on-write: add/remove replace the array instead of splicing it, so a `next()` or a
   // `stats()` walking the old array (or a caller holding `targets`) never sees it shift.
   let targets: readonly LiveTarget[] = Object.freeze(initial);
-  let maxConns = Infinity;
+  let maxConns = DEFAULTS.maxConns;
   // Reused for every `next()` so choosing allocates nothing; see the Chooser contract.
   const scratch: LiveTarget[] = [];
 

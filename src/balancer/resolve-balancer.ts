@@ -1,6 +1,7 @@
 /** Turns `config.balancer` and `config.targets` into the one balancer a middleware uses. */
 import type { Balancer, BalancerOption, TargetInput } from '../types.js';
 import { describeValue } from '../config/describe-value.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { configError } from '../config/validate.js';
 import { createBalancer } from './balancer.js';
 import { createNamedBalancer, isPolicyName, POLICIES } from './factories.js';
@@ -59,7 +60,8 @@ export function resolveBalancer(
   option: BalancerOption | undefined,
   targets: TargetInput | readonly TargetInput[] | undefined,
 ): Balancer {
-  const policy: unknown = option === undefined ? 'round_robin' : option;
+  // Not `??`: `balancer: null` is a mistake to report, not a request for the default.
+  const policy: unknown = option === undefined ? DEFAULTS.balancer : option;
   if (typeof policy === 'string') {
     if (isPolicyName(policy)) return createNamedBalancer(policy, requireTargets(targets), 'targets');
   } else if (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) {

@@ -3,6 +3,7 @@
  * Users see the readonly `ProxyTarget` view; switchyard's own modules write the counters.
  */
 import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
 
@@ -132,7 +133,7 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     requests: 0,
     failures: 0,
     statuses: {},
-    maxConns: Infinity,
+    maxConns: DEFAULTS.maxConns,
     currentWeight: 0,
   };
   Object.defineProperty(target, LIVE, { value: true });
@@ -161,7 +162,7 @@ export function countersOf(t: ProxyTarget): TargetCounters {
   if (isLiveTarget(t)) return t;
   let counters = foreignCounters.get(t);
   if (counters === undefined) {
-    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: Infinity };
+    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: DEFAULTS.maxConns };
     foreignCounters.set(t, counters);
   }
   return counters;

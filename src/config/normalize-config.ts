@@ -8,8 +8,8 @@ import { resolveBalancer } from '../balancer/resolve-balancer.js';
 import { setTargetDefaults } from '../balancer/balancer.js';
 import { compileTrustProxy } from '../headers/forwarded.js';
 import { compileHeaderRules, type CompiledHeaderRules } from '../headers/header-rules.js';
-import { HEALTH_CHECK_DEFAULTS, type HealthCheckSettings } from '../health/active.js';
-import { createPassiveHealth, PASSIVE_DEFAULTS, type PassiveHealth } from '../health/passive.js';
+import type { HealthCheckSettings } from '../health/active.js';
+import { createPassiveHealth, type PassiveHealth } from '../health/passive.js';
 import type { RequestHeaderPlan } from '../headers/upstream-headers.js';
 import { compileRewrite, type RewritePath } from '../routing/rewrite.js';
 import { compileSkip, type SkipCheck } from '../routing/skip.js';
@@ -84,7 +84,8 @@ export interface ResolvedConfig {
   readonly ws: boolean;
 }
 
-const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
+/** Every option `proxy()` accepts. */
+export const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'targets', 'balancer', 'to', 'rewrite', 'regexRewrite', 'skip', 'except',
   'headers', 'responseHeaders', 'xfwd', 'trustProxy', 'preserveHost',
   'timeout', 'connectTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
@@ -135,7 +136,7 @@ function resolveTls(value: unknown): ResolvedTls {
     throw configError('tls', 'needs both cert and key for mutual TLS, or neither');
   }
   checkTlsMaterial(tls as TlsMaterial);
-  return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], true) });
+  return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], DEFAULTS.tls.verify) });
 }
 
 function resolveAgent(value: unknown): Agent | undefined {
@@ -202,7 +203,7 @@ function resolveHealthCheck(value: unknown): HealthCheckSettings | undefined {
   if (expectStatus?.size === 0) {
     throw configError('healthCheck.expectStatus', 'must list at least one status', "healthCheck: { path: '/health', expectStatus: [200] }");
   }
-  const d = HEALTH_CHECK_DEFAULTS;
+  const d = DEFAULTS.healthCheck;
   const count = (name: string, fallback: number): number =>
     numberOption(`healthCheck.${name}`, hc[name], fallback, {
       min: 1, integer: true, example: `healthCheck: { path: '/health', ${name}: ${fallback === 1 ? 2 : fallback} }`,
@@ -223,10 +224,10 @@ function resolvePassive(value: unknown): PassiveHealth | undefined {
   if (passive === undefined) return undefined;
   rejectUnknownKeys('passive', passive, ['maxFails', 'failTimeout']);
   return createPassiveHealth({
-    maxFails: numberOption('passive.maxFails', passive['maxFails'], PASSIVE_DEFAULTS.maxFails, {
+    maxFails: numberOption('passive.maxFails', passive['maxFails'], DEFAULTS.passive.maxFails, {
       min: 1, integer: true, example: 'passive: { maxFails: 3 }',
     }),
-    failTimeout: numberOption('passive.failTimeout', passive['failTimeout'], PASSIVE_DEFAULTS.failTimeout, {
+    failTimeout: numberOption('passive.failTimeout', passive['failTimeout'], DEFAULTS.passive.failTimeout, {
       min: 1, integer: true, example: 'passive: { failTimeout: 10000 }',
     }),
   });
@@ -270,7 +271,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     skip: compileSkip(config.skip, config.except),
     headerPlan: Object.freeze({
       xfwd: booleanOption('xfwd', config.xfwd, DEFAULTS.xfwd),
-      isTrusted: compileTrustProxy(config.trustProxy),
+      isTrusted: compileTrustProxy(config.trustProxy === undefined ? DEFAULTS.trustProxy : config.trustProxy),
       rules: compileHeaderRules(config.headers, 'headers'),
     }),
     responseRules: compileHeaderRules(config.responseHeaders, 'responseHeaders'),

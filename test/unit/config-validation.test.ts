@@ -62,6 +62,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   // balancer
   ['balancer: unknown name', withTarget({ balancer: 'fastest' }), /^switchyard: balancer must be one of .*got "fastest", e\.g\. /],
   ['balancer: number', withTarget({ balancer: 3 }), /balancer must be one of/],
+  ['balancer: null (not the default)', withTarget({ balancer: null }), /^switchyard: balancer must be one of .*got null/],
   ['balancer: partial instance', { balancer: { targets: [], next: noop } }, /balancer looks like a Balancer instance but lacks add, remove/],
   // to
   ['to: placeholder in host', withTarget({ to: 'http://{header.host}/x{path}' }), /^switchyard: to has a placeholder in its scheme, host or port/],
@@ -97,6 +98,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['trustProxy: bad CIDR', withTarget({ trustProxy: ['10.0.0.0/33'] }), /^switchyard: trustProxy has an invalid entry '10\.0\.0\.0\/33'/],
   ['trustProxy: not an IP', withTarget({ trustProxy: ['example.com'] }), /^switchyard: trustProxy has an invalid entry 'example\.com'/],
   ['trustProxy: number entry', withTarget({ trustProxy: [10] }), /^switchyard: trustProxy has an invalid entry 10/],
+  ['trustProxy: null (not the default)', withTarget({ trustProxy: null }), /^switchyard: trustProxy must be a boolean/],
   ['trustProxy: wrong type', withTarget({ trustProxy: 'loopback' }), /^switchyard: trustProxy must be a boolean/],
   ['preserveHost: not boolean', withTarget({ preserveHost: 1 }), /^switchyard: preserveHost must be true or false/],
   // reliability
