@@ -5,9 +5,7 @@
  */
 import { describeValue } from '../config/describe-value.js';
 import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
-
-/** RFC 9110 token: what a header name, and a cookie name (RFC 6265), may consist of. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+import { TOKEN } from '../headers/token.js';
 
 /**
  * @param option e.g. `'headerHash() name'` or `'balancer.header'`.

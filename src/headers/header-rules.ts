@@ -3,6 +3,7 @@ import { configError } from '../config/validate.js';
 import type { RequestContext } from '../request-context.js';
 import { compilePlaceholders, hasPlaceholder, type RenderPlaceholders } from '../routing/placeholders.js';
 import type { HeaderRules } from '../types.js';
+import { TOKEN } from './token.js';
 
 /** A header set from a constant string. */
 export interface ConstantHeaderRule {
@@ -38,8 +39,6 @@ export interface CompiledHeaderRules {
   readonly functions: readonly FunctionHeaderRule[];
 }
 
-// RFC 9110 §5.1 field-name = token (RFC 7230 §3.2.6).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What Node's header validation rejects (ERR_INVALID_CHAR): controls except tab, DEL, > U+00FF.
 // CR/LF/NUL would split or truncate the header block, so they must never reach the wire.
 const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
@@ -97,11 +96,7 @@ export function compileHeaderRules(
           'contains a character not allowed in a header value (a control character such as CR or LF, or one above U+00FF)',
         );
       }
-      const isTemplate = hasPlaceholder(value);
-      // hasPlaceholder() leaves the shared global regex's lastIndex past its match, and
-      // compilePlaceholders()' matchAll starts from there; a failing test resets it to 0.
-      hasPlaceholder('');
-      if (isTemplate) templates.push({ name, spelled, render: compilePlaceholders(value, label, escapeHeaderValue) });
+      if (hasPlaceholder(value)) templates.push({ name, spelled, render: compilePlaceholders(value, label, escapeHeaderValue) });
       else constants.push({ name, spelled, value });
     } else {
       throw configError(label, `must be a string, null or a function of the request, got ${typeof value}`, `{ '${spelled}': 'value' }`);

@@ -5,6 +5,7 @@
  */
 
 import { configError, isPlainObject } from '../config/validate.js';
+import { escapeRegExp } from './escape-regexp.js';
 
 /** Maps an upstream path (raw, no query) to its rewritten form; unchanged when no rule matches. */
 export type RewritePath = (path: string) => string;
@@ -17,7 +18,6 @@ type Rule = (path: string) => string | undefined;
 
 const GLOB_EXAMPLE = "{ '/v1/*': '/v2/$1' }";
 const REGEX_EXAMPLE = "[[/^\\/old\\/(.*)$/, '/new/$1']]";
-const REGEXP_META = /[\\^$.*+?()[\]{}|/]/g;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -82,7 +82,7 @@ function compileGlob(key: string, value: string): Rule {
     return (path) => (path === body ? constant : undefined);
   }
   // Lazy `(.*?)` as Echo compiles it: with two stars, `$1` takes the shortest run.
-  const source = pieces.map((piece) => piece.replace(REGEXP_META, '\\$&')).join('(.*?)');
+  const source = pieces.map(escapeRegExp).join('(.*?)');
   const re = new RegExp(`^${source}$`, 's');
   return (path) => {
     if (!path.startsWith(head)) return undefined;

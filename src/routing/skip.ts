@@ -4,11 +4,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { configError } from '../config/validate.js';
+import { escapeRegExp } from './escape-regexp.js';
 
 /** True when the request is not proxied. `path` is the mount-relative path (`req.url` without query). */
 export type SkipCheck = (req: IncomingMessage, path: string) => boolean;
-
-const REGEXP_META = /[\\^$.*+?()[\]{}|/]/g;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -29,7 +28,7 @@ function compileExcept(except: unknown): RegExp | undefined {
   }
   if (except.length === 0) return undefined;
   // `/static/` means the same as `/static`; `/` (normalised to '') matches every path.
-  const prefixes = (except as string[]).map((p) => p.replace(/\/+$/, '').replace(REGEXP_META, '\\$&'));
+  const prefixes = (except as string[]).map((p) => escapeRegExp(p.replace(/\/+$/, '')));
   if (prefixes.includes('')) return /^/;
   return new RegExp(`^(?:${prefixes.join('|')})(?:[/?]|$)`, 'i');
 }

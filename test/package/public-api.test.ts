@@ -124,6 +124,9 @@ describe('public API', () => {
     >();
     expectTypeOf<ProxyError>().toMatchTypeOf<Error>();
     expectTypeOf<ProxyError['code']>().toEqualTypeOf<ProxyErrorCode>();
+    // Every field is readonly: an error handler reads an error, it does not rewrite it.
+    type OwnFields = Pick<ProxyError, 'code' | 'status' | 'target' | 'attempts' | 'connected'>;
+    expectTypeOf<OwnFields>().toEqualTypeOf<Readonly<OwnFields>>();
     expectTypeOf<ProxyError['status']>().toEqualTypeOf<number>();
     expectTypeOf<ProxyError['attempts']>().toEqualTypeOf<number>();
     expectTypeOf<ProxyError['connected']>().toEqualTypeOf<boolean>();
@@ -152,13 +155,13 @@ describe('public API', () => {
     >();
     expectTypeOf<RetryFilter>().toEqualTypeOf<(err: ProxyError, req: IncomingMessage) => boolean>();
     expectTypeOf<TargetStats>().toEqualTypeOf<{
-      name: string;
-      url: string;
-      healthy: boolean;
-      active: number;
-      requests: number;
-      failures: number;
-      statuses: Record<number, number>;
+      readonly name: string;
+      readonly url: string;
+      readonly healthy: boolean;
+      readonly active: number;
+      readonly requests: number;
+      readonly failures: number;
+      readonly statuses: Readonly<Record<number, number>>;
     }>();
     expectTypeOf<ProxyMiddleware>().toBeCallableWith({} as IncomingMessage, {} as ServerResponse);
     expectTypeOf<ProxyMiddleware['close']>().returns.toEqualTypeOf<Promise<void>>();

@@ -165,7 +165,7 @@ describe('isLiveTarget, countersOf and targetStats', () => {
     t.statuses[502] = 1;
     const s = targetStats(t);
     expect(s).toEqual({ name: 'one', url: 'http://h:1/', healthy: true, active: 0, requests: 3, failures: 1, statuses: { 502: 1 } });
-    s.statuses[502] = 9;
+    (s.statuses as Record<number, number>)[502] = 9;
     expect(t.statuses[502]).toBe(1);
   });
 });
