@@ -79,6 +79,25 @@ describe('public API', () => {
     for (const name of EXPORTED_VALUES) expect(typeof cjs[name]).toBe('function');
   });
 
+  it('a ConfigError from one build is an instanceof ConfigError of the other (Symbol.for brand)', async () => {
+    type Build = { proxy: (config: unknown) => unknown; ConfigError: new (...args: never[]) => Error };
+    const esmBuild = '../../dist/index.js';
+    const esm = (await import(esmBuild)) as Build;
+    const cjs = createRequire(import.meta.url)('../../dist/index.cjs') as Build;
+    expect(esm.ConfigError).not.toBe(cjs.ConfigError);
+    for (const [from, check] of [[esm, cjs], [cjs, esm], [esm, api]] as const) {
+      let thrown: unknown;
+      try {
+        from.proxy({ targets: 'http://127.0.0.1:3001', timeout: 0 });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(check.ConfigError);
+      expect(thrown).toBeInstanceOf(TypeError);
+    }
+    expect(new TypeError('switchyard: x')).not.toBeInstanceOf(cjs.ConfigError);
+  });
+
   it('the any detector finds what it should (so `never` below means something)', () => {
     // Checked by tsc: a detector that always said `never` would fail here.
     type Leaky = {
