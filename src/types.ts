@@ -290,17 +290,17 @@ export interface ProxyConfig {
 
 /** Per-target counters returned by `stats()`. */
 export interface TargetStats {
-  name: string;
-  url: string;
-  healthy: boolean;
+  readonly name: string;
+  readonly url: string;
+  readonly healthy: boolean;
   /** Requests in flight. */
-  active: number;
+  readonly active: number;
   /** Attempts sent to this target. */
-  requests: number;
+  readonly requests: number;
   /** Attempts that failed (connection, timeout, unexpected status, hook failure). */
-  failures: number;
+  readonly failures: number;
   /** Final statuses by code, e.g. `{ 200: 10, 502: 1, 499: 2 }`; 499 counts client aborts. */
-  statuses: Record<number, number>;
+  readonly statuses: Readonly<Record<number, number>>;
 }
 
 /** The middleware `proxy()` returns, with its extras. */

@@ -4,7 +4,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Balancer, ProxyTarget, TargetInput } from '../types.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
+import { configError } from '../config/validate.js';
+import type { ConfigError } from '../errors/config-error.js';
 import { createTarget, isAvailable, type LiveTarget } from './target.js';
 
 /**
@@ -41,45 +44,45 @@ function normalizeHref(text: string): string {
   return withoutTrailingSlash(new URL(text).href);
 }
 
-function duplicateName(name: string, where = ''): TypeError {
-  return new TypeError(
-    `switchyard: ${where}a target named ${JSON.stringify(name)} already exists; ` +
-      "give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }",
+function duplicateName(name: string, option: string): ConfigError {
+  return configError(
+    option,
+    `is named ${JSON.stringify(name)}, which another target already has; give each target its own name`,
+    "{ url: 'http://127.0.0.1:3001', name: 'api-2' }",
   );
 }
 
 /**
  * Creates a balancer over `inputs` with `chooser` as its policy.
  * @param opts.option the option named in validation errors. @default 'targets'
- * @throws TypeError when `inputs` is not an array, an input is invalid, two targets share a
+ * @throws ConfigError when `inputs` is not an array, an input is invalid, two targets share a
  * name, or every target has weight 0.
  */
 export function createBalancer(inputs: readonly TargetInput[], chooser: Chooser, opts: { option?: string } = {}): LiveBalancer {
   const option = opts.option ?? 'targets';
   if (!Array.isArray(inputs)) {
-    throw new TypeError(
-      `switchyard: ${option} must be an array of targets, e.g. ['http://127.0.0.1:3001']; received ${describeValue(inputs)}`,
-    );
+    throw configError(option, `must be an array of targets, got ${describeValue(inputs)}`, "['http://127.0.0.1:3001']");
   }
   const initial: LiveTarget[] = [];
   const names = new Set<string>();
   inputs.forEach((input, i) => {
     const target = createTarget(input, `${option}[${i}]`);
-    if (names.has(target.name)) throw duplicateName(target.name, `${option}[${i}]: `);
+    if (names.has(target.name)) throw duplicateName(target.name, `${option}[${i}]`);
     names.add(target.name);
     initial.push(target);
   });
   if (initial.length > 0 && initial.every((t) => t.weight === 0)) {
-    throw new TypeError(
-      `switchyard: ${option} would never be chosen: all weights are 0; give at least one target a weight above 0, ` +
-        "e.g. { url: 'http://127.0.0.1:3001', weight: 1 }",
+    throw configError(
+      option,
+      'would never be chosen: all weights are 0; give at least one target a weight above 0',
+      "{ url: 'http://127.0.0.1:3001', weight: 1 }",
     );
   }
 
   // Copy-on-write: add/remove replace the array instead of splicing it, so a `next()` or a
   // `stats()` walking the old array (or a caller holding `targets`) never sees it shift.
   let targets: readonly LiveTarget[] = Object.freeze(initial);
-  let maxConns = Infinity;
+  let maxConns = DEFAULTS.maxConns;
   // Reused for every `next()` so choosing allocates nothing; see the Chooser contract.
   const scratch: LiveTarget[] = [];
 
@@ -89,7 +92,7 @@ export function createBalancer(inputs: readonly TargetInput[], chooser: Chooser,
     },
     add(input) {
       const target = createTarget(input, 'balancer.add() target');
-      if (targets.some((t) => t.name === target.name)) throw duplicateName(target.name);
+      if (targets.some((t) => t.name === target.name)) throw duplicateName(target.name, 'balancer.add() target');
       target.maxConns = maxConns;
       targets = Object.freeze([...targets, target]);
       return target;
@@ -132,7 +135,7 @@ export function createBalancer(inputs: readonly TargetInput[], chooser: Chooser,
  * every target added later. Only balancers created by switchyard can be configured this way;
  * for any other (a user's own implementation) it returns `false` and changes nothing.
  * Sharing one balancer between two `proxy()` calls: the last call's settings win.
- * @throws TypeError when `maxConns` is not a positive integer or `Infinity`.
+ * @throws ConfigError when `maxConns` is not a positive integer or `Infinity`.
  */
 export function setTargetDefaults(balancer: Balancer, defaults: TargetDefaults): boolean {
   const { maxConns } = defaults;
@@ -140,7 +143,7 @@ export function setTargetDefaults(balancer: Balancer, defaults: TargetDefaults):
     maxConns !== undefined &&
     !(typeof maxConns === 'number' && maxConns > 0 && (Number.isInteger(maxConns) || maxConns === Infinity))
   ) {
-    throw new TypeError(`switchyard: maxConns must be a positive integer, e.g. maxConns: 100; received ${describeValue(maxConns)}`);
+    throw configError('maxConns', `must be a positive integer, got ${describeValue(maxConns)}`, 'maxConns: 100');
   }
   const apply = defaultAppliers.get(balancer);
   if (apply === undefined) return false;

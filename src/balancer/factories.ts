@@ -1,10 +1,11 @@
 /**
- * The public balancer factories. Each is one line: the shared mechanics of
- * {@link createBalancer} plus a policy's chooser. A new policy is a new file in `policies/`
- * and a new line here.
+ * The balancing policies, in one registry: {@link POLICIES} maps each config name
+ * (`balancer: 'least_conn'`) to its chooser and to the public factory (`leastConn([...])`)
+ * made from the same entry. A new policy is a new file in `policies/`, a line in the table
+ * and its factory below; `resolve-balancer.ts` reads the names from here.
  */
-import type { Balancer, CookiePolicy, TargetInput } from '../types.js';
-import { createBalancer } from './balancer.js';
+import type { Balancer, BalancerPolicyName, CookiePolicy, TargetInput } from '../types.js';
+import { createBalancer, type Chooser } from './balancer.js';
 import { checkCookieName, checkHeaderName, checkKeys, checkSecret } from './policy-args.js';
 import { createCookieBalancer } from './policies/cookie.js';
 import { createFirst } from './policies/first.js';
@@ -15,62 +16,95 @@ import { createRandom } from './policies/random.js';
 import { createRoundRobin } from './policies/round-robin.js';
 import { createUriHash } from './policies/uri-hash.js';
 
+/** One policy selectable by name: its chooser and the name of its public factory. */
+interface NamedPolicy {
+  readonly createChooser: () => Chooser;
+  readonly factory: string;
+}
+
+/**
+ * Config name → policy: the one list of policy names (`{ header }` and `{ cookie }` take
+ * arguments, so they have no name). `satisfies` keeps it equal to the public `BalancerPolicyName`.
+ */
+export const POLICIES = Object.freeze({
+  round_robin: { createChooser: createRoundRobin, factory: 'roundRobin' },
+  random: { createChooser: createRandom, factory: 'random' },
+  first: { createChooser: createFirst, factory: 'first' },
+  least_conn: { createChooser: createLeastConn, factory: 'leastConn' },
+  ip_hash: { createChooser: createIpHash, factory: 'ipHash' },
+  uri_hash: { createChooser: createUriHash, factory: 'uriHash' },
+} satisfies Record<BalancerPolicyName, NamedPolicy>);
+
+/** Whether `name` is one of {@link POLICIES} (own keys only: `'toString'` is not a policy). */
+export function isPolicyName(name: string): name is BalancerPolicyName {
+  return Object.hasOwn(POLICIES, name);
+}
+
+/**
+ * A balancer of the named policy over `targets`.
+ * @param option the option named in validation errors. @default `'<factory>() targets'`
+ */
+export function createNamedBalancer(name: BalancerPolicyName, targets: readonly TargetInput[], option?: string): Balancer {
+  const policy: NamedPolicy = POLICIES[name];
+  return createBalancer(targets, policy.createChooser(), { option: option ?? `${policy.factory}() targets` });
+}
+
 /**
  * Smooth weighted round robin (nginx): weights 5,1,1 give `a a b a c a a`; a zero-weight
  * target is never chosen.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function roundRobin(targets: readonly TargetInput[]): Balancer {
-  return createBalancer(targets, createRoundRobin(), { option: 'roundRobin() targets' });
+  return createNamedBalancer('round_robin', targets);
 }
 
 /**
  * Weighted random: each available target is chosen with probability weight / total weight.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function random(targets: readonly TargetInput[]): Balancer {
-  return createBalancer(targets, createRandom(), { option: 'random() targets' });
+  return createNamedBalancer('random', targets);
 }
 
 /**
  * Always the first available target in list order (Itsi `ordered`); the rest are failovers.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function first(targets: readonly TargetInput[]): Balancer {
-  return createBalancer(targets, createFirst(), { option: 'first() targets' });
+  return createNamedBalancer('first', targets);
 }
 
 /**
  * Least connections: the available target with the fewest requests in flight; with weights,
  * the lowest in-flight count / weight. Equally loaded targets take turns (weighted round robin).
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function leastConn(targets: readonly TargetInput[]): Balancer {
-  return createBalancer(targets, createLeastConn(), { option: 'leastConn() targets' });
+  return createNamedBalancer('least_conn', targets);
 }
 
 /**
  * Client IP hash (rendezvous): a client address keeps its target while it is available.
  * Keys on the socket's peer address, not on `X-Forwarded-For`. Weights are honoured.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function ipHash(targets: readonly TargetInput[]): Balancer {
-  return createBalancer(targets, createIpHash(), { option: 'ipHash() targets' });
+  return createNamedBalancer('ip_hash', targets);
 }
 
 /**
  * URI hash (rendezvous) on `req.url` as the middleware sees it (path and query, mount path
  * stripped, before rewrite): a URL keeps its target while it is available. Weights are honoured.
- * @throws TypeError on an invalid target, a duplicate name, or when all weights are 0.
+ * @throws ConfigError on an invalid target, a duplicate name, or when all weights are 0.
  */
 export function uriHash(targets: readonly TargetInput[]): Balancer {
-  return createBalancer(targets, createUriHash(), { option: 'uriHash() targets' });
+  return createNamedBalancer('uri_hash', targets);
 }
 
 /**
  * Header hash (rendezvous) on the value of header `name`: a value keeps its target while it
  * is available. Without the header (or with it empty) the request is balanced round robin.
- * @throws TypeError when `name` is not a header name, on an invalid target, a duplicate
+ * @throws ConfigError when `name` is not a header name, on an invalid target, a duplicate
  * name, or when all weights are 0.
  */
 export function headerHash(name: string, targets: readonly TargetInput[]): Balancer {
@@ -84,7 +118,7 @@ export function headerHash(name: string, targets: readonly TargetInput[]): Balan
  * back to the same target while that target is available. The id is a hash of the target's
  * name (an HMAC with `opts.secret` when given), never its URL.
  * @param opts.secret key for the id's HMAC-SHA256. @default none (a plain SHA-256 of the name)
- * @throws TypeError when `name` is not a cookie name, `opts` is not `{ secret? }`, on an
+ * @throws ConfigError when `name` is not a cookie name, `opts` is not `{ secret? }`, on an
  * invalid target, a duplicate name, or when all weights are 0.
  */
 export function cookie(name: string, targets: readonly TargetInput[], opts: Pick<CookiePolicy, 'secret'> = {}): Balancer {

@@ -4,50 +4,39 @@
  * `config.balancer` (`{ header }`, `{ cookie, secret }`); each caller names its own option.
  */
 import { describeValue } from '../config/describe-value.js';
-import { isPlainObject } from '../config/validate.js';
-
-/** RFC 9110 token: what a header name, and a cookie name (RFC 6265), may consist of. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
+import { TOKEN } from '../headers/token.js';
 
 /**
  * @param option e.g. `'headerHash() name'` or `'balancer.header'`.
- * @throws TypeError unless `value` is a valid header name.
+ * @throws ConfigError unless `value` is a valid header name.
  */
 export function checkHeaderName(value: unknown, option: string, example: string): string {
   if (typeof value === 'string' && TOKEN.test(value)) return value;
-  throw new TypeError(`switchyard: ${option} must be a header name such as 'X-User', e.g. ${example}; received ${describeValue(value)}`);
+  throw configError(option, `must be a header name such as 'X-User', got ${describeValue(value)}`, example);
 }
 
-/** @throws TypeError unless `value` is a valid cookie name. */
+/** @throws ConfigError unless `value` is a valid cookie name. */
 export function checkCookieName(value: unknown, option: string, example: string): string {
   if (typeof value === 'string' && TOKEN.test(value)) return value;
-  throw new TypeError(
-    `switchyard: ${option} must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), e.g. ${example}; ` +
-      `received ${describeValue(value)}`,
-  );
+  throw configError(option, `must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got ${describeValue(value)}`, example);
 }
 
-/** @throws TypeError unless `value` is undefined or a non-empty string. The value is never shown. */
+/** @throws ConfigError unless `value` is undefined or a non-empty string. The value is never shown. */
 export function checkSecret(value: unknown, option: string, example: string): string | undefined {
   if (value === undefined || (typeof value === 'string' && value !== '')) return value;
   // Only the type is shown: a mistyped secret must not end up in logs.
   const shown = typeof value === 'string' ? 'an empty string' : value === null ? 'null' : typeof value;
-  throw new TypeError(`switchyard: ${option} must be a non-empty string, e.g. ${example}; received ${shown}`);
+  throw configError(option, `must be a non-empty string, got ${shown}`, example);
 }
 
 /**
- * @throws TypeError unless `value` is a plain object whose keys are all in `allowed`.
+ * @throws ConfigError unless `value` is a plain object whose keys are all in `allowed`.
  */
 export function checkKeys(value: unknown, allowed: readonly string[], option: string, example: string): Record<string, unknown> {
-  if (!isPlainObject(value)) {
-    throw new TypeError(`switchyard: ${option} must be an object, e.g. ${example}; received ${describeValue(value)}`);
-  }
+  if (!isPlainObject(value)) throw configError(option, `must be an object, got ${describeValue(value)}`, example);
   for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new TypeError(
-        `switchyard: ${option} has an unknown key ${JSON.stringify(key)}; allowed: ${allowed.join(', ')}, e.g. ${example}`,
-      );
-    }
+    if (!allowed.includes(key)) throw unknownKeyError(option, key, allowed);
   }
   return value;
 }

@@ -1,33 +1,18 @@
 /** Turns `config.balancer` and `config.targets` into the one balancer a middleware uses. */
 import type { Balancer, BalancerOption, TargetInput } from '../types.js';
-import { createBalancer, type Chooser } from './balancer.js';
 import { describeValue } from '../config/describe-value.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { configError } from '../config/validate.js';
+import { createBalancer } from './balancer.js';
+import { createNamedBalancer, isPolicyName, POLICIES } from './factories.js';
 import { checkCookieName, checkHeaderName, checkKeys, checkSecret } from './policy-args.js';
 import { createCookieBalancer } from './policies/cookie.js';
-import { createFirst } from './policies/first.js';
 import { createHeaderHash } from './policies/header-hash.js';
-import { createIpHash } from './policies/ip-hash.js';
-import { createLeastConn } from './policies/least-conn.js';
-import { createRandom } from './policies/random.js';
-import { createRoundRobin } from './policies/round-robin.js';
-import { createUriHash } from './policies/uri-hash.js';
-
-/** Policy names and the chooser each one gets; adding a policy is adding a line. */
-const CHOOSERS: Readonly<Record<string, () => Chooser>> = Object.freeze({
-  round_robin: createRoundRobin,
-  random: createRandom,
-  first: createFirst,
-  least_conn: createLeastConn,
-  ip_hash: createIpHash,
-  uri_hash: createUriHash,
-});
 
 const HEADER_EXAMPLE = "{ header: 'X-User' }";
 const COOKIE_EXAMPLE = "{ cookie: 'sticky', secret: process.env.STICKY_SECRET }";
 
-const EXPECTED =
-  "'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', { header: 'X-Name' }, { cookie: 'name' } " +
-  "or a Balancer instance such as roundRobin(['http://127.0.0.1:3001'])";
+const EXPECTED = `one of ${Object.keys(POLICIES).map((name) => `'${name}'`).join(', ')}, { header: 'X-Name' }, { cookie: 'name' } or a Balancer instance`;
 
 const INSTANCE_MEMBERS = ['targets', 'add', 'remove', 'next'] as const;
 
@@ -43,7 +28,7 @@ function isPolicyObject(value: object): boolean {
 
 function requireTargets(targets: TargetInput | readonly TargetInput[] | undefined): readonly TargetInput[] {
   if (targets === undefined) {
-    throw new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'");
+    throw configError('targets', 'is required', "targets: 'http://127.0.0.1:3001'");
   }
   return Array.isArray(targets) ? targets : [targets as TargetInput];
 }
@@ -51,11 +36,11 @@ function requireTargets(targets: TargetInput | readonly TargetInput[] | undefine
 /** `{ header: 'X-Name' }` or `{ cookie: 'name', secret? }` over `targets`. */
 function fromPolicyObject(policy: object, targets: TargetInput | readonly TargetInput[] | undefined): Balancer {
   if (Object.hasOwn(policy, 'header')) {
-    const v = checkKeys(policy, ['header'], 'balancer { header }', HEADER_EXAMPLE);
+    const v = checkKeys(policy, ['header'], 'balancer', HEADER_EXAMPLE);
     const header = checkHeaderName(v['header'], 'balancer.header', HEADER_EXAMPLE);
     return createBalancer(requireTargets(targets), createHeaderHash(header), { option: 'targets' });
   }
-  const v = checkKeys(policy, ['cookie', 'secret'], 'balancer { cookie }', COOKIE_EXAMPLE);
+  const v = checkKeys(policy, ['cookie', 'secret'], 'balancer', COOKIE_EXAMPLE);
   const name = checkCookieName(v['cookie'], 'balancer.cookie', COOKIE_EXAMPLE);
   const secret = checkSecret(v['secret'], 'balancer.secret', COOKIE_EXAMPLE);
   return createCookieBalancer(requireTargets(targets), name, secret, 'targets');
@@ -69,34 +54,35 @@ function fromPolicyObject(policy: object, targets: TargetInput | readonly Target
  * - a Balancer instance is used as is. It is recognised by shape (`targets` array, `add`,
  *   `remove`, `next`), not `instanceof`, so a user's own implementation and one from the
  *   other build (ESM vs CommonJS) both work.
- * @throws TypeError naming `balancer` or `targets` on any invalid combination.
+ * @throws ConfigError naming `balancer` or `targets` on any invalid combination.
  */
 export function resolveBalancer(
   option: BalancerOption | undefined,
   targets: TargetInput | readonly TargetInput[] | undefined,
 ): Balancer {
-  const policy: unknown = option === undefined ? 'round_robin' : option;
+  // Not `??`: `balancer: null` is a mistake to report, not a request for the default.
+  const policy: unknown = option === undefined ? DEFAULTS.balancer : option;
   if (typeof policy === 'string') {
-    const chooser = Object.hasOwn(CHOOSERS, policy) ? CHOOSERS[policy] : undefined;
-    if (chooser !== undefined) return createBalancer(requireTargets(targets), chooser(), { option: 'targets' });
+    if (isPolicyName(policy)) return createNamedBalancer(policy, requireTargets(targets), 'targets');
   } else if (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) {
     const missing = missingMembers(policy);
     if (missing.length === 0) {
       if (targets !== undefined) {
-        throw new TypeError(
-          'switchyard: targets and a balancer instance cannot both be given; add targets to the balancer, ' +
-            "e.g. balancer: roundRobin(['http://127.0.0.1:3001'])",
+        throw configError(
+          'targets',
+          'cannot be given with a balancer instance; add the targets to the balancer',
+          "balancer: roundRobin(['http://127.0.0.1:3001'])",
         );
       }
       return policy as Balancer;
     }
     if (isPolicyObject(policy)) return fromPolicyObject(policy, targets);
     if (missing.length < INSTANCE_MEMBERS.length) {
-      throw new TypeError(
-        `switchyard: balancer looks like a Balancer instance but lacks ${missing.join(', ')}; ` +
-          `a Balancer has a targets array and add(), remove() and next() methods`,
+      throw configError(
+        'balancer',
+        `looks like a Balancer instance but lacks ${missing.join(', ')}; a Balancer has a targets array and add(), remove() and next() methods`,
       );
     }
   }
-  throw new TypeError(`switchyard: balancer must be one of ${EXPECTED}; received ${describeValue(policy)}`);
+  throw configError('balancer', `must be ${EXPECTED}, got ${describeValue(policy)}`, "balancer: 'least_conn'");
 }

@@ -3,8 +3,9 @@
  * Users see the readonly `ProxyTarget` view; switchyard's own modules write the counters.
  */
 import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
-import { isPlainObject } from '../config/validate.js';
+import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
 
 /** Counters switchyard keeps for every target it sends to, ours or a custom balancer's. */
 export interface TargetCounters {
@@ -32,7 +33,7 @@ export interface LiveTarget extends ProxyTarget, TargetCounters {
 
 const EXAMPLE = "'http://127.0.0.1:3001'";
 const PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https:', 'ws:', 'wss:']);
-const OBJECT_KEYS: ReadonlySet<string> = new Set(['url', 'name', 'weight', 'meta']);
+const OBJECT_KEYS: readonly string[] = ['url', 'name', 'weight', 'meta'];
 
 /** Brands targets we created, so a custom balancer's look-alike objects are never mistaken for ours. */
 const LIVE = Symbol('switchyard.liveTarget');
@@ -47,7 +48,7 @@ function redact(text: string): string {
 
 /** `localhost:3001` parses as scheme `localhost:`; suggest the URL the user almost certainly meant. */
 function schemeHint(text: string): string {
-  return text.includes('://') || text.startsWith('/') || text === '' ? '' : `; did you mean ${redact(`http://${text}`)}?`;
+  return text.includes('://') || text.startsWith('/') || text === '' ? '' : ` (did you mean ${redact(`http://${text}`)}?)`;
 }
 
 function parseUrl(value: unknown, option: string): URL {
@@ -62,34 +63,28 @@ function parseUrl(value: unknown, option: string): URL {
     try {
       url = new URL(value);
     } catch {
-      throw new TypeError(
-        `switchyard: ${option} is not a valid absolute URL: ${redact(value)}${schemeHint(value)} (e.g. ${EXAMPLE})`,
-      );
+      throw configError(option, `is not a valid absolute URL, got ${redact(value)}${schemeHint(value)}`, EXAMPLE);
     }
   } else {
-    throw new TypeError(`switchyard: ${option} must be a URL string or a URL, e.g. ${EXAMPLE}; received ${describeValue(value)}`);
+    throw configError(option, `must be a URL string or a URL, got ${describeValue(value)}`, EXAMPLE);
   }
   if (!PROTOCOLS.has(url.protocol)) {
-    throw new TypeError(
-      `switchyard: ${option} must use http:, https:, ws: or wss:, e.g. ${EXAMPLE}; received ${redact(text)}${schemeHint(text)}`,
-    );
+    throw configError(option, `must use http:, https:, ws: or wss:, got ${redact(text)}${schemeHint(text)}`, EXAMPLE);
   }
   if (url.username !== '' || url.password !== '') {
-    throw new TypeError(
-      `switchyard: ${option} must not contain a user name or password (received ${redact(text)}); ` +
-        `send credentials with the headers option instead, e.g. ${EXAMPLE}`,
+    throw configError(
+      option,
+      `must not contain a user name or password, got ${redact(text)}; send credentials with the headers option instead`,
+      EXAMPLE,
     );
   }
   // The serializer percent-encodes `?` and `#` everywhere else, so their presence means a query
   // or fragment, even an empty one (`http://h/?`), which `url.search` would report as ''.
   if (url.href.includes('?')) {
-    throw new TypeError(
-      `switchyard: ${option} must not contain a query string (received ${redact(text)}); ` +
-        `use the to option to add one, e.g. ${EXAMPLE}`,
-    );
+    throw configError(option, `must not contain a query string, got ${redact(text)}; use the to option to add one`, EXAMPLE);
   }
   if (url.href.includes('#')) {
-    throw new TypeError(`switchyard: ${option} must not contain a #fragment (received ${redact(text)}), e.g. ${EXAMPLE}`);
+    throw configError(option, `must not contain a #fragment, got ${redact(text)}`, EXAMPLE);
   }
   return url;
 }
@@ -97,7 +92,7 @@ function parseUrl(value: unknown, option: string): URL {
 /**
  * Validates a {@link TargetInput} and creates its live target.
  * @param option the option named in error messages, e.g. `'targets[1]'`.
- * @throws TypeError starting `switchyard: <option>` naming the bad value and showing an example.
+ * @throws ConfigError naming `option` (or its key), the bad value and an example.
  */
 export function createTarget(input: TargetInput, option = 'targets'): LiveTarget {
   let url: URL;
@@ -108,40 +103,23 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     url = parseUrl(input, option);
   } else if (isPlainObject(input)) {
     for (const key of Object.keys(input)) {
-      if (!OBJECT_KEYS.has(key)) {
-        throw new TypeError(
-          `switchyard: ${option} has an unknown key ${JSON.stringify(key)}; allowed keys are url, name, weight and meta, ` +
-            `e.g. { url: ${EXAMPLE}, weight: 2 }`,
-        );
-      }
+      if (!OBJECT_KEYS.includes(key)) throw unknownKeyError(option, key, OBJECT_KEYS);
     }
     url = parseUrl(input.url, `${option}.url`);
     name = input.name;
     weight = input.weight ?? 1;
     meta = input.meta;
   } else {
-    throw new TypeError(
-      `switchyard: ${option} must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. ${EXAMPLE}; ` +
-        `received ${describeValue(input)}`,
-    );
+    throw configError(option, `must be a URL string, a URL or { url, name?, weight?, meta? }, got ${describeValue(input)}`, EXAMPLE);
   }
   if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
-    throw new TypeError(
-      `switchyard: ${option}.name must be a non-empty string, e.g. { url: ${EXAMPLE}, name: 'api-1' }; ` +
-        `received ${describeValue(name)}`,
-    );
+    throw configError(`${option}.name`, `must be a non-empty string, got ${describeValue(name)}`, `{ url: ${EXAMPLE}, name: 'api-1' }`);
   }
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
-    throw new TypeError(
-      `switchyard: ${option}.weight must be a finite number >= 0, e.g. { url: ${EXAMPLE}, weight: 2 }; ` +
-        `received ${describeValue(weight)}`,
-    );
+    throw configError(`${option}.weight`, `must be a finite number >= 0, got ${describeValue(weight)}`, `{ url: ${EXAMPLE}, weight: 2 }`);
   }
   if (meta !== undefined && !isPlainObject(meta)) {
-    throw new TypeError(
-      `switchyard: ${option}.meta must be a plain object, e.g. { url: ${EXAMPLE}, meta: { zone: 'a' } }; ` +
-        `received ${describeValue(meta)}`,
-    );
+    throw configError(`${option}.meta`, `must be a plain object, got ${describeValue(meta)}`, `{ url: ${EXAMPLE}, meta: { zone: 'a' } }`);
   }
   // Every target gets the same property order, so V8 keeps one shape for all of them.
   const target: LiveTarget = {
@@ -155,7 +133,7 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     requests: 0,
     failures: 0,
     statuses: {},
-    maxConns: Infinity,
+    maxConns: DEFAULTS.maxConns,
     currentWeight: 0,
   };
   Object.defineProperty(target, LIVE, { value: true });
@@ -184,7 +162,7 @@ export function countersOf(t: ProxyTarget): TargetCounters {
   if (isLiveTarget(t)) return t;
   let counters = foreignCounters.get(t);
   if (counters === undefined) {
-    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: Infinity };
+    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: DEFAULTS.maxConns };
     foreignCounters.set(t, counters);
   }
   return counters;

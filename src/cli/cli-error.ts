@@ -1,3 +1,5 @@
+import { ConfigError } from '../errors/config-error.js';
+
 /** A problem with the command line or the config file: reported in one line, exit code 2. */
 export class CliError extends Error {
   /** The process exit code: 2 for usage and config errors (the convention of most CLIs). */
@@ -10,7 +12,7 @@ export class CliError extends Error {
   }
 }
 
-/** Whether `err` is a config error thrown by `proxy()` (a TypeError starting `switchyard:`). */
-export function isConfigError(err: unknown): err is TypeError {
-  return err instanceof TypeError && err.message.startsWith('switchyard: ');
+/** Whether `err` is a config error thrown by `proxy()`: its class, never its message, decides. */
+export function isConfigError(err: unknown): err is ConfigError {
+  return err instanceof ConfigError;
 }

@@ -1,4 +1,5 @@
 /** The start-up summary: where we listen and what the proxy will do, in a few aligned lines. */
+import { DEFAULTS } from '../config/defaults.js';
 import type { BalancerOption, ProxyConfig, ProxyTarget } from '../types.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import { VERSION } from './version.js';
@@ -13,7 +14,7 @@ export interface SummaryInput {
 }
 
 function describeBalancer(balancer: BalancerOption | undefined): string {
-  if (balancer === undefined) return 'round_robin';
+  if (balancer === undefined) return DEFAULTS.balancer;
   if (typeof balancer === 'string') return balancer;
   if ('next' in balancer) return 'custom Balancer';
   return 'header' in balancer ? `header ${balancer.header}` : `cookie ${balancer.cookie}`;
@@ -21,7 +22,7 @@ function describeBalancer(balancer: BalancerOption | undefined): string {
 
 function describeHealth(config: ProxyConfig): string {
   const hc = config.healthCheck;
-  const active = hc === undefined ? 'off' : `GET ${hc.path} every ${hc.interval ?? 10_000}ms`;
+  const active = hc === undefined ? 'off' : `GET ${hc.path} every ${hc.interval ?? DEFAULTS.healthCheck.interval}ms`;
   return config.passive === undefined ? active : `${active}; passive on`;
 }
 
@@ -38,7 +39,7 @@ export function formatSummary(input: SummaryInput): string[] {
     `switchyard ${VERSION} listening on ${formatOrigin(input.listen)}`,
     ...targets.map((t, i) => `  ${i === 0 ? 'targets ' : '        '}  ${t}`),
     `  balancer  ${describeBalancer(config.balancer)}`,
-    `  retries   ${config.retries ?? 0}`,
+    `  retries   ${config.retries ?? DEFAULTS.retries}`,
     `  health    ${describeHealth(config)}`,
     `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); each keeps its own health state`}`,
   ];

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../config/defaults.js';
+
 /** The `--help` text. Kept next to the option table in args.ts; docs/cli.md repeats it. */
 export const USAGE = `Usage: switchyard [options]
 
@@ -13,9 +15,9 @@ Options:
   -b, --balancer <policy>      round_robin (default), random, first, least_conn, ip_hash,
                                uri_hash, header:<Name> or cookie:<name>
       --health-path <path>     active health check: GET <path> on each target
-      --health-interval <ms>   milliseconds between health checks (default 10000)
-      --retries <n>            extra attempts on another target after a failure (default 0)
-      --timeout <ms>           upstream response timeout (default 30000)
+      --health-interval <ms>   milliseconds between health checks (default ${DEFAULTS.healthCheck.interval})
+      --retries <n>            extra attempts on another target after a failure (default ${DEFAULTS.retries})
+      --timeout <ms>           upstream response timeout (default ${DEFAULTS.timeout})
   -w, --workers <n|auto>       worker processes sharing the port (default 1; auto = one per core)
       --drain-timeout <ms>     on SIGINT/SIGTERM, wait this long for requests in flight
                                before closing their connections (default 10000)

@@ -1,4 +1,9 @@
-/** Every default of `ProxyConfig`, in one frozen object (the TSDoc in types.ts states the same values). */
+/**
+ * Every default of `ProxyConfig`, in one frozen object: the normaliser, the health modules,
+ * the balancer and the CLI read their defaults here and nowhere else (the TSDoc `@default`s in
+ * types.ts state the same values, and test/unit/config-defaults.test.ts holds the defaults
+ * column of docs/options.md to them). Nested options have their keys' defaults nested.
+ */
 export const DEFAULTS = Object.freeze({
   balancer: 'round_robin',
   xfwd: true,
@@ -6,6 +11,7 @@ export const DEFAULTS = Object.freeze({
   preserveHost: false,
   timeout: 30_000,
   connectTimeout: 10_000,
+  /** The longest the upstream may stall either body once the exchange is under way. */
   idleTimeout: 60_000,
   retries: 0,
   retryOn: Object.freeze([] as number[]),
@@ -13,8 +19,13 @@ export const DEFAULTS = Object.freeze({
   tryInterval: 250,
   maxReplayBody: 1_048_576,
   maxConns: Infinity,
+  /** `healthCheck` is off by default; these apply to the keys left out once it is on (all but `path`). */
+  healthCheck: Object.freeze({ interval: 10_000, timeout: 5_000, healthyAfter: 1, unhealthyAfter: 1 }),
+  /** `passive` is off by default; Caddy's `max_fails: 1`, and 10 s like Caddy's typical `fail_duration`. */
+  passive: Object.freeze({ maxFails: 1, failTimeout: 10_000 }),
   contextKey: 'target',
   ws: false,
+  /** Whether `https:` upstream connections may negotiate HTTP/2. */
   http2: false,
   pool: Object.freeze({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 4000 }),
   tls: Object.freeze({ verify: true }),

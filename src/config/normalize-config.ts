@@ -7,8 +7,8 @@ import { resolveBalancer } from '../balancer/resolve-balancer.js';
 import { setTargetDefaults } from '../balancer/balancer.js';
 import { compileTrustProxy } from '../headers/forwarded.js';
 import { compileHeaderRules, type CompiledHeaderRules } from '../headers/header-rules.js';
-import { HEALTH_CHECK_DEFAULTS, type HealthCheckSettings } from '../health/active.js';
-import { createPassiveHealth, PASSIVE_DEFAULTS, type PassiveHealth } from '../health/passive.js';
+import type { HealthCheckSettings } from '../health/active.js';
+import { createPassiveHealth, type PassiveHealth } from '../health/passive.js';
 import type { RequestHeaderPlan } from '../headers/upstream-headers.js';
 import { compileRewrite, type RewritePath } from '../routing/rewrite.js';
 import { compileSkip, type SkipCheck } from '../routing/skip.js';
@@ -25,6 +25,7 @@ import type {
   TlsOptions,
 } from '../types.js';
 import { DEFAULTS } from './defaults.js';
+import { foreignOptionError } from './foreign-options.js';
 import { checkTlsMaterial, type TlsMaterial } from './tls-material.js';
 import {
   booleanOption,
@@ -85,7 +86,8 @@ export interface ResolvedConfig {
   readonly ws: boolean;
 }
 
-const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
+/** Every option `proxy()` accepts. */
+export const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'targets', 'balancer', 'to', 'rewrite', 'regexRewrite', 'skip', 'except',
   'headers', 'responseHeaders', 'xfwd', 'trustProxy', 'preserveHost',
   'timeout', 'connectTimeout', 'idleTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
@@ -136,7 +138,7 @@ function resolveTls(value: unknown): ResolvedTls {
     throw configError('tls', 'needs both cert and key for mutual TLS, or neither');
   }
   checkTlsMaterial(tls as TlsMaterial);
-  return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], true) });
+  return Object.freeze({ ...(tls as TlsOptions), verify: booleanOption('tls.verify', tls['verify'], DEFAULTS.tls.verify) });
 }
 
 function resolveDispatcher(value: unknown): DispatcherLike | undefined {
@@ -213,7 +215,7 @@ function resolveHealthCheck(value: unknown): HealthCheckSettings | undefined {
   if (expectStatus?.size === 0) {
     throw configError('healthCheck.expectStatus', 'must list at least one status', "healthCheck: { path: '/health', expectStatus: [200] }");
   }
-  const d = HEALTH_CHECK_DEFAULTS;
+  const d = DEFAULTS.healthCheck;
   const count = (name: string, fallback: number): number =>
     numberOption(`healthCheck.${name}`, hc[name], fallback, {
       min: 1, integer: true, example: `healthCheck: { path: '/health', ${name}: ${fallback === 1 ? 2 : fallback} }`,
@@ -234,10 +236,10 @@ function resolvePassive(value: unknown): PassiveHealth | undefined {
   if (passive === undefined) return undefined;
   rejectUnknownKeys('passive', passive, ['maxFails', 'failTimeout']);
   return createPassiveHealth({
-    maxFails: numberOption('passive.maxFails', passive['maxFails'], PASSIVE_DEFAULTS.maxFails, {
+    maxFails: numberOption('passive.maxFails', passive['maxFails'], DEFAULTS.passive.maxFails, {
       min: 1, integer: true, example: 'passive: { maxFails: 3 }',
     }),
-    failTimeout: numberOption('passive.failTimeout', passive['failTimeout'], PASSIVE_DEFAULTS.failTimeout, {
+    failTimeout: numberOption('passive.failTimeout', passive['failTimeout'], DEFAULTS.passive.failTimeout, {
       min: 1, integer: true, example: 'passive: { failTimeout: 10000 }',
     }),
   });
@@ -260,16 +262,16 @@ function resolveRetrying(config: ProxyConfig): { retries: number; tryDuration: n
 }
 
 /**
- * Validates `config` and returns the resolved form. Throws a TypeError whose message starts
- * with `switchyard:` and names the option at fault.
+ * Validates `config` and returns the resolved form.
+ * @throws ConfigError naming the option at fault (`switchyard: <option> <problem>, e.g. …`).
  */
 export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   const raw: unknown = config;
   if (!isPlainObject(raw)) {
-    throw new TypeError(`switchyard: proxy() takes a config object, e.g. proxy({ targets: 'http://127.0.0.1:3001' }); got ${describeValue(raw)}`);
+    throw configError('proxy() config', `must be an object, got ${describeValue(raw)}`, "proxy({ targets: 'http://127.0.0.1:3001' })");
   }
   rejectAgent(raw);
-  rejectUnknownKeys('', raw, KNOWN_OPTIONS);
+  rejectUnknownKeys('', raw, KNOWN_OPTIONS, foreignOptionError);
   const template = resolveTemplate(config.to);
   const balancer = resolveBalancerOption(config, resolveTargets(config, template));
   const timeouts = { min: 1, integer: true, example: '' };
@@ -282,7 +284,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     skip: compileSkip(config.skip, config.except),
     headerPlan: Object.freeze({
       xfwd: booleanOption('xfwd', config.xfwd, DEFAULTS.xfwd),
-      isTrusted: compileTrustProxy(config.trustProxy),
+      isTrusted: compileTrustProxy(config.trustProxy === undefined ? DEFAULTS.trustProxy : config.trustProxy),
       rules: compileHeaderRules(config.headers, 'headers'),
     }),
     responseRules: compileHeaderRules(config.responseHeaders, 'responseHeaders'),

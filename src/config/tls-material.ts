@@ -30,7 +30,7 @@ const CERT_EXAMPLE = "fs.readFileSync('client.crt')";
 const KEY_EXAMPLE = "fs.readFileSync('client.key')";
 const CA_EXAMPLE = "fs.readFileSync('ca.pem')";
 
-/** Throws a TypeError naming the option when any TLS material present cannot be used. */
+/** Throws a ConfigError naming the option when any TLS material present cannot be used. */
 export function checkTlsMaterial({ ca, cert, key }: TlsMaterial): void {
   if (ca !== undefined) checkCa(ca);
   const leaf = cert === undefined ? undefined : checkCertChain('tls.cert', cert, 'a PEM certificate or chain', CERT_EXAMPLE);

@@ -1,12 +1,13 @@
-/** Small validators used by normalize-config: each throws a TypeError naming the option. */
+/** Small validators used by normalize-config: each throws a {@link ConfigError} naming the option. */
+import { ConfigError } from '../errors/config-error.js';
 import { describeValue as describe } from './describe-value.js';
 
 export { describeValue } from './describe-value.js';
 
-export function configError(option: string, problem: string, example?: string): TypeError {
-  return new TypeError(`switchyard: ${option} ${problem}${example === undefined ? '' : `, e.g. ${example}`}`);
+/** `new ConfigError(option, problem, example)`: `switchyard: <option> <problem>[, e.g. <example>]`. */
+export function configError(option: string, problem: string, example?: string): ConfigError {
+  return new ConfigError(option, problem, example);
 }
-
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
@@ -92,13 +93,33 @@ function closestKey(key: string, known: readonly string[]): string | undefined {
   return best;
 }
 
-/** Rejects keys not in `known`, suggesting the closest known key (typos like `target` for `targets`). */
-export function rejectUnknownKeys(option: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const hint = closestKey(key, known);
-    const where = option === '' ? `unknown option "${key}"` : `${option} has an unknown key "${key}"`;
-    throw new TypeError(`switchyard: ${where}${hint === undefined ? '' : `; did you mean "${hint}"?`}`);
-  }
+/** Up to this many known keys are listed when a typo has no close match; longer lists point to the docs. */
+const LISTED_KEYS = 8;
+
+/**
+ * The error for `key`, unknown in the object at `option` (`''` for the config itself): the
+ * option path of the key, and the closest known key (typos like `target` for `targets`).
+ */
+export function unknownKeyError(option: string, key: string, known: readonly string[]): ConfigError {
+  const path = (k: string): string => (option === '' ? k : `${option}.${k}`);
+  const hint = closestKey(key, known);
+  if (hint !== undefined) return configError(path(key), `is not an option; did you mean "${path(hint)}"?`);
+  if (known.length <= LISTED_KEYS) return configError(path(key), `is not an option; use ${known.join(', ')}`);
+  return configError(path(key), 'is not an option; docs/options.md lists them all');
 }
 
+/**
+ * Rejects keys not in `known`. `explain` may give a better error for a key it recognises
+ * (an option of another proxy library); it is called only once a key is found unknown.
+ */
+export function rejectUnknownKeys(
+  option: string,
+  value: Record<string, unknown>,
+  known: readonly string[],
+  explain?: (key: string) => ConfigError | undefined,
+): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    throw explain?.(key) ?? unknownKeyError(option, key, known);
+  }
+}

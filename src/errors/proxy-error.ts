@@ -26,11 +26,11 @@ export class ProxyError extends Error {
   readonly code: ProxyErrorCode;
   readonly status: number;
   /** The last target tried, if any. */
-  target?: ProxyTarget;
+  readonly target?: ProxyTarget;
   /** Number of upstream attempts made. */
-  attempts: number;
+  readonly attempts: number;
   /** Whether the last attempt's connection to the upstream was established. */
-  connected: boolean;
+  readonly connected: boolean;
 
   constructor(code: ProxyErrorCode, message: string, init: ProxyErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });

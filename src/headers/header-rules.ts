@@ -1,7 +1,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { configError } from '../config/validate.js';
 import type { RequestContext } from '../request-context.js';
 import { compilePlaceholders, hasPlaceholder, type RenderPlaceholders } from '../routing/placeholders.js';
 import type { HeaderRules } from '../types.js';
+import { TOKEN } from './token.js';
 
 /** A header set from a constant string. */
 export interface ConstantHeaderRule {
@@ -37,8 +39,6 @@ export interface CompiledHeaderRules {
   readonly functions: readonly FunctionHeaderRule[];
 }
 
-// RFC 9110 §5.1 field-name = token (RFC 7230 §3.2.6).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What Node's header validation rejects (ERR_INVALID_CHAR): controls except tab, DEL, > U+00FF.
 // CR/LF/NUL would split or truncate the header block, so they must never reach the wire.
 const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
@@ -59,7 +59,7 @@ export function escapeHeaderValue(value: string): string {
  * (listing one twice is an error); strings take the `to` placeholders, with request values
  * escaped by {@link escapeHeaderValue}; `null` removes; functions are kept for per-request calls.
  * @returns `undefined` when there are no rules.
- * @throws TypeError starting `switchyard: <option>` naming the offending header.
+ * @throws ConfigError naming the option and the offending header.
  */
 export function compileHeaderRules(
   rules: HeaderRules | undefined,
@@ -67,9 +67,7 @@ export function compileHeaderRules(
 ): CompiledHeaderRules | undefined {
   if (rules === undefined) return undefined;
   if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) {
-    throw new TypeError(
-      `switchyard: ${option} must be an object of header name → string, null or function, e.g. { 'X-Api-Key': 'secret', 'X-Client-Ip': '{addr}' }`,
-    );
+    throw configError(option, 'must be an object of header name → string, null or function', "{ 'X-Api-Key': 'secret', 'X-Client-Ip': '{addr}' }");
   }
   const remove: string[] = [];
   const constants: ConstantHeaderRule[] = [];
@@ -79,12 +77,12 @@ export function compileHeaderRules(
   for (const [spelled, value] of Object.entries(rules)) {
     const label = `${option}['${spelled}']`;
     if (!TOKEN.test(spelled)) {
-      throw new TypeError(`switchyard: ${option} has an invalid header name '${spelled}'; names are RFC 7230 tokens such as 'X-Request-Id'`);
+      throw configError(option, `has an invalid header name '${spelled}'; names are RFC 9110 tokens such as 'X-Request-Id'`);
     }
     const name = spelled.toLowerCase();
     const earlier = seen.get(name);
     if (earlier !== undefined) {
-      throw new TypeError(`switchyard: ${option} lists '${earlier}' and '${spelled}'; header names are case-insensitive, keep one`);
+      throw configError(option, `lists '${earlier}' and '${spelled}'; header names are case-insensitive, keep one`);
     }
     seen.set(name, spelled);
     if (value === null) {
@@ -93,18 +91,15 @@ export function compileHeaderRules(
       functions.push({ name, spelled, label, fn: value });
     } else if (typeof value === 'string') {
       if (BAD_VALUE_CHAR.test(value)) {
-        throw new TypeError(
-          `switchyard: ${label} contains a character not allowed in a header value (a control character such as CR or LF, or one above U+00FF)`,
+        throw configError(
+          label,
+          'contains a character not allowed in a header value (a control character such as CR or LF, or one above U+00FF)',
         );
       }
-      const isTemplate = hasPlaceholder(value);
-      // hasPlaceholder() leaves the shared global regex's lastIndex past its match, and
-      // compilePlaceholders()' matchAll starts from there; a failing test resets it to 0.
-      hasPlaceholder('');
-      if (isTemplate) templates.push({ name, spelled, render: compilePlaceholders(value, label, escapeHeaderValue) });
+      if (hasPlaceholder(value)) templates.push({ name, spelled, render: compilePlaceholders(value, label, escapeHeaderValue) });
       else constants.push({ name, spelled, value });
     } else {
-      throw new TypeError(`switchyard: ${label} must be a string, null or a function of the request; got ${typeof value}`);
+      throw configError(label, `must be a string, null or a function of the request, got ${typeof value}`, `{ '${spelled}': 'value' }`);
     }
   }
   if (seen.size === 0) return undefined;

@@ -3,6 +3,7 @@ import type { RequestContext } from '../request-context.js';
 import { setForwardedHeaders, type IsTrusted } from './forwarded.js';
 import { applyRequestHeaderRules, escapeHeaderValue, type CompiledHeaderRules } from './header-rules.js';
 import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
+import { TOKEN } from './token.js';
 
 /** How upstream request headers are built, compiled once in `proxy()`. */
 export interface RequestHeaderPlan {
@@ -13,9 +14,6 @@ export interface RequestHeaderPlan {
   /** The user's `headers` rules, applied last. */
   readonly rules: CompiledHeaderRules | undefined;
 }
-
-// RFC 9110 §5.1 field-name = token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * True when a request header name is not an RFC 9110 token (HTTP/2 pseudo-headers aside).

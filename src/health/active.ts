@@ -23,14 +23,6 @@ export interface HealthCheckSettings extends CheckOptions {
   readonly unhealthyAfter: number;
 }
 
-/** Defaults of `config.healthCheck` (all but `path`, which is required). */
-export const HEALTH_CHECK_DEFAULTS = Object.freeze({
-  interval: 10_000,
-  timeout: 5_000,
-  healthyAfter: 1,
-  unhealthyAfter: 1,
-});
-
 /** The running checker of one middleware. */
 export interface ActiveHealth {
   /**

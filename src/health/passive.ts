@@ -23,9 +23,6 @@ export interface PassiveSettings {
   readonly failTimeout: number;
 }
 
-/** Defaults of `config.passive` (Caddy's `max_fails: 1`; 10 s like Caddy's typical `fail_duration`). */
-export const PASSIVE_DEFAULTS: PassiveSettings = Object.freeze({ maxFails: 1, failTimeout: 10_000 });
-
 /** The passive tracker of one middleware. */
 export interface PassiveHealth {
   /**

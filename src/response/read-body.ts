@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 
 /** A response body stream with the headers that describe it (an `IncomingMessage` fits). */
-export type BodySource = IncomingMessage | (Readable & { headers?: IncomingHttpHeaders });
+export type ReadableBody = IncomingMessage | (Readable & { headers?: IncomingHttpHeaders });
 
 /** The content codings readBody can undo (`x-gzip` is read as `gzip`, RFC 9110 §8.4.1.3). */
 type Coding = 'gzip' | 'deflate' | 'br' | 'zstd';
@@ -25,7 +25,7 @@ type Coding = 'gzip' | 'deflate' | 'br' | 'zstd';
  * still forward the stream untouched; rejects when the stream errors or a decoder fails
  * (a truncated gzip body is an error, not a silently shortened result).
  */
-export async function readBody(proxyRes: BodySource): Promise<Buffer> {
+export async function readBody(proxyRes: ReadableBody): Promise<Buffer> {
   const codings = parseContentEncoding(proxyRes.headers?.['content-encoding']);
   // Decoders run in reverse order of application: the last coding listed was applied last.
   const decoders = codings.reverse().map((coding) => new LazyDecoder(coding));

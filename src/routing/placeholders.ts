@@ -1,3 +1,4 @@
+import { configError } from '../config/validate.js';
 import type { RequestContext } from '../request-context.js';
 
 /** A compiled text with placeholders: render it per request with no parsing. */
@@ -34,8 +35,9 @@ function compilePart(kind: string, arg: string | undefined, option: string, rawU
       case 'addr': return esc((ctx) => ctx.addr);
     }
   }
-  throw new TypeError(
-    `switchyard: ${option} has an unknown placeholder {${arg === undefined ? kind : `${kind}.${arg}`}}; ` +
+  throw configError(
+    option,
+    `has an unknown placeholder {${arg === undefined ? kind : `${kind}.${arg}`}}; ` +
       'use {path}, {query}, {method}, {host}, {scheme}, {addr}, {header.NAME} or {param.NAME}',
   );
 }

@@ -4,7 +4,8 @@
  * concatenates strings.
  */
 
-import { isPlainObject } from '../config/validate.js';
+import { configError, isPlainObject } from '../config/validate.js';
+import { escapeRegExp } from './escape-regexp.js';
 
 /** Maps an upstream path (raw, no query) to its rewritten form; unchanged when no rule matches. */
 export type RewritePath = (path: string) => string;
@@ -17,7 +18,6 @@ type Rule = (path: string) => string | undefined;
 
 const GLOB_EXAMPLE = "{ '/v1/*': '/v2/$1' }";
 const REGEX_EXAMPLE = "[[/^\\/old\\/(.*)$/, '/new/$1']]";
-const REGEXP_META = /[\\^$.*+?()[\]{}|/]/g;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -26,10 +26,6 @@ function describe(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (value instanceof RegExp) return String(value);
   return typeof value === 'object' ? 'an object' : String(value);
-}
-
-function fail(option: string, problem: string, example: string): TypeError {
-  return new TypeError(`switchyard: ${option} ${problem}, e.g. ${example}`);
 }
 
 function isDigit(c: number): boolean {
@@ -86,7 +82,7 @@ function compileGlob(key: string, value: string): Rule {
     return (path) => (path === body ? constant : undefined);
   }
   // Lazy `(.*?)` as Echo compiles it: with two stars, `$1` takes the shortest run.
-  const source = pieces.map((piece) => piece.replace(REGEXP_META, '\\$&')).join('(.*?)');
+  const source = pieces.map(escapeRegExp).join('(.*?)');
   const re = new RegExp(`^${source}$`, 's');
   return (path) => {
     if (!path.startsWith(head)) return undefined;
@@ -110,18 +106,18 @@ function compileRegex(pattern: RegExp, value: string): Rule {
 
 function globRules(rewrite: unknown): Rule[] {
   if (!isPlainObject(rewrite)) {
-    throw fail('rewrite', `must be a plain object of glob rules, got ${describe(rewrite)}`, GLOB_EXAMPLE);
+    throw configError('rewrite', `must be a plain object of glob rules, got ${describe(rewrite)}`, GLOB_EXAMPLE);
   }
   if (Object.getOwnPropertySymbols(rewrite).length > 0) {
-    throw fail('rewrite', 'keys must be strings, got a symbol', GLOB_EXAMPLE);
+    throw configError('rewrite', 'keys must be strings, got a symbol', GLOB_EXAMPLE);
   }
   return Object.keys(rewrite).map((key) => {
     const value = rewrite[key];
     if (!(key.startsWith('/') || key.startsWith('^/') || key.startsWith('*'))) {
-      throw fail('rewrite', `key ${JSON.stringify(key)} must start with "/", "^/" or "*"`, GLOB_EXAMPLE);
+      throw configError('rewrite', `key ${JSON.stringify(key)} must start with "/", "^/" or "*"`, GLOB_EXAMPLE);
     }
     if (typeof value !== 'string' || !(value.startsWith('/') || value.startsWith('$'))) {
-      throw fail(
+      throw configError(
         'rewrite',
         `value for ${JSON.stringify(key)} must be a string starting with "/" or "$", got ${describe(value)}`,
         GLOB_EXAMPLE,
@@ -133,12 +129,12 @@ function globRules(rewrite: unknown): Rule[] {
 
 function regexRules(regexRewrite: unknown): Rule[] {
   if (!Array.isArray(regexRewrite)) {
-    throw fail('regexRewrite', `must be an array of [RegExp, string] pairs, got ${describe(regexRewrite)}`, REGEX_EXAMPLE);
+    throw configError('regexRewrite', `must be an array of [RegExp, string] pairs, got ${describe(regexRewrite)}`, REGEX_EXAMPLE);
   }
   return regexRewrite.map((entry: unknown, i) => {
     const ok =
       Array.isArray(entry) && entry.length === 2 && entry[0] instanceof RegExp && typeof entry[1] === 'string';
-    if (!ok) throw fail(`regexRewrite[${i}]`, `must be a [RegExp, string] pair, got ${describe(entry)}`, REGEX_EXAMPLE);
+    if (!ok) throw configError(`regexRewrite[${i}]`, `must be a [RegExp, string] pair, got ${describe(entry)}`, REGEX_EXAMPLE);
     const [pattern, value] = entry as [RegExp, string];
     return compileRegex(pattern, value);
   });
@@ -153,7 +149,7 @@ function regexRules(regexRewrite: unknown): Rule[] {
  * and form a new dot segment (`'/x*': '/$1'` turns `/x..` into `/..`): check the result with
  * `resolveSafePath` again.
  *
- * @throws TypeError (`switchyard: rewrite …` / `switchyard: regexRewrite …`) on invalid rules.
+ * @throws ConfigError (`switchyard: rewrite …` / `switchyard: regexRewrite …`) on invalid rules.
  */
 export function compileRewrite(
   rewrite: Record<string, string> | undefined,

@@ -3,11 +3,11 @@
  * `next()`. The `except` prefixes become one regex at set-up, so a request costs one test.
  */
 import type { IncomingMessage } from 'node:http';
+import { configError } from '../config/validate.js';
+import { escapeRegExp } from './escape-regexp.js';
 
 /** True when the request is not proxied. `path` is the mount-relative path (`req.url` without query). */
 export type SkipCheck = (req: IncomingMessage, path: string) => boolean;
-
-const REGEXP_META = /[\\^$.*+?()[\]{}|/]/g;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -24,13 +24,11 @@ function compileExcept(except: unknown): RegExp | undefined {
   const valid = Array.isArray(except) && except.every((p) => typeof p === 'string' && p.startsWith('/'));
   if (!valid) {
     const got = Array.isArray(except) ? describe(except.find((p) => typeof p !== 'string' || !p.startsWith('/'))) : describe(except);
-    throw new TypeError(
-      `switchyard: except must be an array of path prefixes starting with "/", got ${got}, e.g. ['/static', '/health']`,
-    );
+    throw configError('except', `must be an array of path prefixes starting with "/", got ${got}`, "['/static', '/health']");
   }
   if (except.length === 0) return undefined;
   // `/static/` means the same as `/static`; `/` (normalised to '') matches every path.
-  const prefixes = (except as string[]).map((p) => p.replace(/\/+$/, '').replace(REGEXP_META, '\\$&'));
+  const prefixes = (except as string[]).map((p) => escapeRegExp(p.replace(/\/+$/, '')));
   if (prefixes.includes('')) return /^/;
   return new RegExp(`^(?:${prefixes.join('|')})(?:[/?]|$)`, 'i');
 }
@@ -40,16 +38,14 @@ function compileExcept(except: unknown): RegExp | undefined {
  * is tried first so excluded paths never reach user code. A throwing `skip` propagates: the
  * caller hands it to `next(err)`.
  *
- * @throws TypeError (`switchyard: skip …` / `switchyard: except …`) on invalid options.
+ * @throws ConfigError (`switchyard: skip …` / `switchyard: except …`) on invalid options.
  */
 export function compileSkip(
   skip: ((req: IncomingMessage) => boolean) | undefined,
   except: string[] | undefined,
 ): SkipCheck | undefined {
   if (skip !== undefined && typeof skip !== 'function') {
-    throw new TypeError(
-      `switchyard: skip must be a function (req) => boolean, got ${describe(skip)}, e.g. skip: (req) => req.method === 'OPTIONS'`,
-    );
+    throw configError('skip', `must be a function (req) => boolean, got ${describe(skip)}`, "skip: (req) => req.method === 'OPTIONS'");
   }
   const excepted = except === undefined ? undefined : compileExcept(except);
   if (skip === undefined) return excepted === undefined ? undefined : (_req, path) => excepted.test(path);

@@ -2,6 +2,8 @@
  * The `to` option (Itsi's URL template). Placeholders are confined to the path and query so a
  * request can never choose the host: only configured origins are ever contacted.
  */
+import { configError } from '../config/validate.js';
+import type { ConfigError } from '../errors/config-error.js';
 import type { RequestContext } from '../request-context.js';
 import { compilePlaceholders, hasPlaceholder } from './placeholders.js';
 
@@ -23,8 +25,8 @@ const SCHEMES = /^(?:https?|wss?)$/i;
 const AUTHORITY_END = /[/\\?#{]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function fail(problem: string): TypeError {
-  return new TypeError(`switchyard: to ${problem}, e.g. ${EXAMPLE}`);
+function invalidTo(problem: string): ConfigError {
+  return configError('to', problem, EXAMPLE);
 }
 
 function hasUnsafeChars(s: string): boolean {
@@ -51,7 +53,7 @@ function escapeForUrl(value: string): string {
 /** Splits an absolute template into its origin and its path-and-query part. */
 function splitAbsolute(to: string): { origin: string; pathAndQuery: string } {
   const sep = to.indexOf('://');
-  if (sep === -1) throw fail('must be a path starting with "/" or "{path}", or an absolute http(s) or ws(s) URL');
+  if (sep === -1) throw invalidTo('must be a path starting with "/" or "{path}", or an absolute http(s) or ws(s) URL');
   const scheme = to.slice(0, sep);
   const rest = to.slice(sep + 3);
   const end = rest.search(AUTHORITY_END);
@@ -60,12 +62,12 @@ function splitAbsolute(to: string): { origin: string; pathAndQuery: string } {
   const hostPlaceholder =
     pathAndQuery.startsWith('{') && !pathAndQuery.startsWith('{path}') && !pathAndQuery.startsWith('{query}');
   if (hasPlaceholder(scheme) || hostPlaceholder) {
-    throw fail(`has a placeholder in its scheme, host or port (${JSON.stringify(to)}); placeholders are allowed only in the path and query`);
+    throw invalidTo(`has a placeholder in its scheme, host or port (${JSON.stringify(to)}); placeholders are allowed only in the path and query`);
   }
-  if (!SCHEMES.test(scheme)) throw fail(`must use http, https, ws or wss, got ${JSON.stringify(`${scheme}:`)}`);
+  if (!SCHEMES.test(scheme)) throw invalidTo(`must use http, https, ws or wss, got ${JSON.stringify(`${scheme}:`)}`);
   // Credentials would be silently lost: render() returns only the path and query.
-  if (authority.includes('@')) throw fail('must not contain credentials; set an Authorization header with `headers` instead');
-  const invalid = fail(`has an invalid host or port (${JSON.stringify(authority)})`);
+  if (authority.includes('@')) throw invalidTo('must not contain credentials; set an Authorization header with `headers` instead');
+  const invalid = invalidTo(`has an invalid host or port (${JSON.stringify(authority)})`);
   if (authority === '') throw invalid;
   try {
     return { origin: new URL(`${scheme}://${authority}/`).origin, pathAndQuery };
@@ -80,19 +82,19 @@ function splitAbsolute(to: string): { origin: string; pathAndQuery: string } {
  * http, https, ws or wss). `{path}` and `{query}` are inserted as they are (already encoded);
  * every other placeholder value is percent-encoded with `encodeURIComponent`.
  *
- * @throws TypeError (`switchyard: to …`) when `to` is not a string, has a placeholder in its
+ * @throws ConfigError (`switchyard: to …`) when `to` is not a string, has a placeholder in its
  * scheme, host or port, an unknown placeholder, a path not starting with `/` or `{path}`, a
  * fragment, credentials, or a raw space or control character.
  */
 export function compileTemplate(to: string): CompiledTemplate {
-  if (typeof to !== 'string') throw fail(`must be a string, got ${typeof to}`);
-  if (hasUnsafeChars(to)) throw fail('must not contain spaces or control characters; percent-encode them');
+  if (typeof to !== 'string') throw invalidTo(`must be a string, got ${typeof to}`);
+  if (hasUnsafeChars(to)) throw invalidTo('must not contain spaces or control characters; percent-encode them');
   // A fragment is never sent upstream, so one in the template is a mistake.
-  if (to.includes('#')) throw fail('must not contain a fragment ("#")');
+  if (to.includes('#')) throw invalidTo('must not contain a fragment ("#")');
   const isPath = to.startsWith('/') || to.startsWith('{path}');
   const { origin, pathAndQuery } = isPath ? { origin: undefined, pathAndQuery: to } : splitAbsolute(to);
   if (!(pathAndQuery.startsWith('/') || pathAndQuery.startsWith('{path}'))) {
-    throw fail(`path must start with "/" or "{path}", got ${JSON.stringify(pathAndQuery)}`);
+    throw invalidTo(`path must start with "/" or "{path}", got ${JSON.stringify(pathAndQuery)}`);
   }
   const render = compilePlaceholders(pathAndQuery, 'to', escapeForUrl, { rawUrlParts: true });
   return Object.freeze({ origin, render });

@@ -69,7 +69,7 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     [['--listen', 'nope', '-t', 'http://127.0.0.1:1'], 'switchyard: --listen must be a port or host:port, e.g. 8080, 127.0.0.1:8080 or [::1]:8080; got "nope"'],
     [[], 'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more) or --config <file>; run switchyard --help for usage'],
     // proxy() validates the options; its message names the option.
-    [[...LISTEN, '-t', '127.0.0.1:3001'], 'switchyard: targets[0] is not a valid absolute URL: "127.0.0.1:3001"; did you mean "http://127.0.0.1:3001"?'],
+    [[...LISTEN, '-t', '127.0.0.1:3001'], 'switchyard: targets[0] is not a valid absolute URL, got "127.0.0.1:3001" (did you mean "http://127.0.0.1:3001"?)'],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--retries=-1'], 'switchyard: retries must be an integer >= 0, got -1, e.g. retries: 2'],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'fastest'], 'switchyard: balancer must be one of'],
     // With --workers the primary checks the config once, before forking.
@@ -77,7 +77,7 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--health-interval', '0', '--health-path', '/h'], 'switchyard: healthCheck.interval'],
     [['-c', 'missing.json'], 'switchyard: --config missing.json: file not found'],
     [['-c', 'bad.json'], 'switchyard: --config bad.json is not valid JSON'],
-    [['-c', 'typo.json'], 'switchyard: unknown option "target"; did you mean "targets"?'],
+    [['-c', 'typo.json'], "switchyard: target is an http-proxy-middleware option; use targets, one URL or a list to balance, e.g. targets: 'http://127.0.0.1:3001'"],
   ])('%j', async (argv, message) => {
     const r = await runCli(argv, { cwd: dir });
     expect(r.code).toBe(2);

@@ -307,8 +307,9 @@ describe('stats()', () => {
     const { mw, get } = await serve({ targets: ups[0]!.url });
     await get();
     const snapshot = mw.stats();
-    snapshot[0]!.statuses[200] = 99;
-    snapshot[0]!.requests = 99;
+    // The fields are readonly to TypeScript; a JavaScript caller can still write to its copy.
+    (snapshot[0]!.statuses as Record<number, number>)[200] = 99;
+    (snapshot[0] as { requests: number }).requests = 99;
     expect(mw.stats()[0]).toMatchObject({ requests: 1, statuses: { 200: 1 } });
   });
 });

@@ -38,7 +38,7 @@ import {
 } from '../../src/index.js';
 
 const EXPORTED_VALUES = [
-  'ProxyError', 'cookie', 'first', 'headerHash', 'ipHash', 'leastConn', 'proxy', 'random', 'readBody', 'roundRobin', 'uriHash',
+  'ConfigError', 'ProxyError', 'cookie', 'first', 'headerHash', 'ipHash', 'leastConn', 'proxy', 'random', 'readBody', 'roundRobin', 'uriHash',
 ];
 
 // --- an `any` detector -------------------------------------------------------------------
@@ -78,6 +78,25 @@ describe('public API', () => {
     const cjs = createRequire(import.meta.url)('../../dist/index.cjs') as Record<string, unknown>;
     expect(Object.keys(cjs).sort()).toEqual(EXPORTED_VALUES);
     for (const name of EXPORTED_VALUES) expect(typeof cjs[name]).toBe('function');
+  });
+
+  it('a ConfigError from one build is an instanceof ConfigError of the other (Symbol.for brand)', async () => {
+    type Build = { proxy: (config: unknown) => unknown; ConfigError: new (...args: never[]) => Error };
+    const esmBuild = '../../dist/index.js';
+    const esm = (await import(esmBuild)) as Build;
+    const cjs = createRequire(import.meta.url)('../../dist/index.cjs') as Build;
+    expect(esm.ConfigError).not.toBe(cjs.ConfigError);
+    for (const [from, check] of [[esm, cjs], [cjs, esm], [esm, api]] as const) {
+      let thrown: unknown;
+      try {
+        from.proxy({ targets: 'http://127.0.0.1:3001', timeout: 0 });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(check.ConfigError);
+      expect(thrown).toBeInstanceOf(TypeError);
+    }
+    expect(new TypeError('switchyard: x')).not.toBeInstanceOf(cjs.ConfigError);
   });
 
   it('the any detector finds what it should (so `never` below means something)', () => {
@@ -125,6 +144,9 @@ describe('public API', () => {
     >();
     expectTypeOf<ProxyError>().toMatchTypeOf<Error>();
     expectTypeOf<ProxyError['code']>().toEqualTypeOf<ProxyErrorCode>();
+    // Every field is readonly: an error handler reads an error, it does not rewrite it.
+    type OwnFields = Pick<ProxyError, 'code' | 'status' | 'target' | 'attempts' | 'connected'>;
+    expectTypeOf<OwnFields>().toEqualTypeOf<Readonly<OwnFields>>();
     expectTypeOf<ProxyError['status']>().toEqualTypeOf<number>();
     expectTypeOf<ProxyError['attempts']>().toEqualTypeOf<number>();
     expectTypeOf<ProxyError['connected']>().toEqualTypeOf<boolean>();
@@ -153,13 +175,13 @@ describe('public API', () => {
     >();
     expectTypeOf<RetryFilter>().toEqualTypeOf<(err: ProxyError, req: IncomingMessage) => boolean>();
     expectTypeOf<TargetStats>().toEqualTypeOf<{
-      name: string;
-      url: string;
-      healthy: boolean;
-      active: number;
-      requests: number;
-      failures: number;
-      statuses: Record<number, number>;
+      readonly name: string;
+      readonly url: string;
+      readonly healthy: boolean;
+      readonly active: number;
+      readonly requests: number;
+      readonly failures: number;
+      readonly statuses: Readonly<Record<number, number>>;
     }>();
     expectTypeOf<ProxyMiddleware>().toBeCallableWith({} as IncomingMessage, {} as ServerResponse);
     expectTypeOf<ProxyMiddleware['close']>().returns.toEqualTypeOf<Promise<void>>();

@@ -5,6 +5,7 @@ import { createFirst } from '../../src/balancer/policies/first.js';
 import { createRoundRobin } from '../../src/balancer/policies/round-robin.js';
 import type { LiveTarget } from '../../src/balancer/target.js';
 import type { Balancer, ProxyTarget, TargetInput } from '../../src/types.js';
+import { aConfigError } from '../helpers/config-error.js';
 
 const req = {} as IncomingMessage;
 const names = (b: { targets: readonly ProxyTarget[] }): string[] => b.targets.map((t) => t.name);
@@ -193,7 +194,7 @@ describe('setTargetDefaults', () => {
   ])('rejects maxConns %s', (value, shown) => {
     const b = createBalancer([], createFirst());
     expect(() => setTargetDefaults(b, { maxConns: value as number })).toThrow(
-      new TypeError(`switchyard: maxConns must be a positive integer, e.g. maxConns: 100; received ${shown}`),
+      aConfigError(`switchyard: maxConns must be a positive integer, got ${shown}, e.g. maxConns: 100`),
     );
   });
 
@@ -205,31 +206,31 @@ describe('setTargetDefaults', () => {
 
 describe('createBalancer: validation messages', () => {
   it.each<[string, unknown, string | undefined, string]>([
-    ['not an array', 'http://a:1', undefined, `switchyard: targets must be an array of targets, e.g. ['http://127.0.0.1:3001']; received "http://a:1"`],
-    ['an invalid entry names its index', ['http://a:1', 42], undefined, "switchyard: targets[1] must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. 'http://127.0.0.1:3001'; received 42"],
-    ['the given option name', [42], 'roundRobin() targets', "switchyard: roundRobin() targets[0] must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. 'http://127.0.0.1:3001'; received 42"],
-    ['a duplicate default name', ['http://a:1', 'http://a:1/other'], undefined, `switchyard: targets[1]: a target named "a:1" already exists; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`],
-    ['a duplicate given name', [{ url: 'http://a:1', name: 'x' }, { url: 'http://b:1', name: 'x' }], undefined, `switchyard: targets[1]: a target named "x" already exists; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`],
+    ['not an array', 'http://a:1', undefined, `switchyard: targets must be an array of targets, got "http://a:1", e.g. ['http://127.0.0.1:3001']`],
+    ['an invalid entry names its index', ['http://a:1', 42], undefined, "switchyard: targets[1] must be a URL string, a URL or { url, name?, weight?, meta? }, got 42, e.g. 'http://127.0.0.1:3001'"],
+    ['the given option name', [42], 'roundRobin() targets', "switchyard: roundRobin() targets[0] must be a URL string, a URL or { url, name?, weight?, meta? }, got 42, e.g. 'http://127.0.0.1:3001'"],
+    ['a duplicate default name', ['http://a:1', 'http://a:1/other'], undefined, `switchyard: targets[1] is named "a:1", which another target already has; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`],
+    ['a duplicate given name', [{ url: 'http://a:1', name: 'x' }, { url: 'http://b:1', name: 'x' }], undefined, `switchyard: targets[1] is named "x", which another target already has; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`],
     ['all weights 0', [{ url: 'http://a:1', weight: 0 }, { url: 'http://b:1', weight: 0 }], undefined, "switchyard: targets would never be chosen: all weights are 0; give at least one target a weight above 0, e.g. { url: 'http://127.0.0.1:3001', weight: 1 }"],
   ])('%s', (_label, inputs, option, message) => {
     const opts = option === undefined ? undefined : { option };
-    expect(() => createBalancer(inputs as TargetInput[], createFirst(), opts)).toThrow(new TypeError(message));
+    expect(() => createBalancer(inputs as TargetInput[], createFirst(), opts)).toThrow(aConfigError(message));
   });
 
   it('add() with a name already present', () => {
     const b = createBalancer([{ url: 'http://a:1', name: 'x' }], createFirst());
     expect(() => b.add({ url: 'http://b:2', name: 'x' })).toThrow(
-      new TypeError(`switchyard: a target named "x" already exists; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`),
+      aConfigError(`switchyard: balancer.add() target is named "x", which another target already has; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`),
     );
     expect(() => b.add('http://a:1')).not.toThrow();
-    expect(() => b.add('http://a:1')).toThrow(/^switchyard: a target named "a:1" already exists/);
+    expect(() => b.add('http://a:1')).toThrow(/^switchyard: balancer\.add\(\) target is named "a:1", which another target already has/);
     expect(names(b)).toEqual(['x', 'a:1']);
   });
 
   it('add() with an invalid target', () => {
     const b = createBalancer([], createFirst());
     expect(() => b.add('ftp://h')).toThrow(
-      new TypeError(`switchyard: balancer.add() target must use http:, https:, ws: or wss:, e.g. 'http://127.0.0.1:3001'; received "ftp://h"`),
+      aConfigError(`switchyard: balancer.add() target must use http:, https:, ws: or wss:, got "ftp://h", e.g. 'http://127.0.0.1:3001'`),
     );
     expect(b.targets).toEqual([]);
   });

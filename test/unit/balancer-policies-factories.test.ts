@@ -8,6 +8,7 @@ import { isLiveTarget, type LiveTarget } from '../../src/balancer/target.js';
 import * as api from '../../src/index.js';
 import { proxy } from '../../src/index.js';
 import type { Balancer, BalancerOption, ProxyConfig, ProxyTarget, TargetInput } from '../../src/types.js';
+import { aConfigError } from '../helpers/config-error.js';
 
 const three = ['http://a:1', 'http://b:2', 'http://c:3'];
 
@@ -83,10 +84,10 @@ describe('the new factories', () => {
     ['cookie', (t) => cookie('sid', t)],
   ])('%s names itself in target validation errors', (name, factory) => {
     expect(() => factory('http://a:1' as unknown as TargetInput[])).toThrow(
-      new TypeError(`switchyard: ${name}() targets must be an array of targets, e.g. ['http://127.0.0.1:3001']; received "http://a:1"`),
+      aConfigError(`switchyard: ${name}() targets must be an array of targets, got "http://a:1", e.g. ['http://127.0.0.1:3001']`),
     );
     expect(() => factory([{ url: 'http://a:1', weight: 0 }])).toThrow(
-      new TypeError(
+      aConfigError(
         `switchyard: ${name}() targets would never be chosen: all weights are 0; give at least one target a weight above 0, ` +
           "e.g. { url: 'http://127.0.0.1:3001', weight: 1 }",
       ),
@@ -103,28 +104,28 @@ describe('the new factories', () => {
     [undefined, 'undefined'],
   ])('headerHash rejects the name %j', (name, shown) => {
     expect(() => headerHash(name as string, three)).toThrow(
-      new TypeError(`switchyard: headerHash() name must be a header name such as 'X-User', ${headerExample}; received ${shown}`),
+      aConfigError(`switchyard: headerHash() name must be a header name such as 'X-User', got ${shown}, ${headerExample}`),
     );
   });
 
   const cookieExample = "e.g. cookie('sticky', ['http://127.0.0.1:3001'], { secret: process.env.STICKY_SECRET })";
   it.each<[string, () => Balancer, string]>([
     ['a number name', () => cookie(7 as unknown as string, three),
-      `switchyard: cookie() name must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), ${cookieExample}; received 7`],
+      `switchyard: cookie() name must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got 7, ${cookieExample}`],
     ['a name with a space', () => cookie('my sid', three),
-      `switchyard: cookie() name must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), ${cookieExample}; received "my sid"`],
+      `switchyard: cookie() name must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got "my sid", ${cookieExample}`],
     ['a name with =', () => cookie('sid=x', three),
-      `switchyard: cookie() name must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), ${cookieExample}; received "sid=x"`],
+      `switchyard: cookie() name must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got "sid=x", ${cookieExample}`],
     ['options that are not an object', () => cookie('sid', three, 'k' as unknown as { secret: string }),
-      `switchyard: cookie() options must be an object, ${cookieExample}; received "k"`],
+      `switchyard: cookie() options must be an object, got "k", ${cookieExample}`],
     ['an unknown option', () => cookie('sid', three, { secret: 'k', maxAge: 1 } as unknown as { secret: string }),
-      `switchyard: cookie() options has an unknown key "maxAge"; allowed: secret, ${cookieExample}`],
+      'switchyard: cookie() options.maxAge is not an option; use secret'],
     ['an empty secret', () => cookie('sid', three, { secret: '' }),
-      `switchyard: cookie() options.secret must be a non-empty string, ${cookieExample}; received an empty string`],
+      `switchyard: cookie() options.secret must be a non-empty string, got an empty string, ${cookieExample}`],
     ['a numeric secret (not shown)', () => cookie('sid', three, { secret: 12345 as unknown as string }),
-      `switchyard: cookie() options.secret must be a non-empty string, ${cookieExample}; received number`],
+      `switchyard: cookie() options.secret must be a non-empty string, got number, ${cookieExample}`],
   ])('cookie rejects %s', (_label, make, message) => {
-    expect(make).toThrow(new TypeError(message));
+    expect(make).toThrow(aConfigError(message));
   });
 });
 
@@ -154,7 +155,7 @@ describe('resolveBalancer with the new policies', () => {
 
   it.each<[BalancerOption]>([['least_conn'], [{ header: 'x' }], [{ cookie: 'sid' }]])('%j requires targets', (option) => {
     expect(() => resolveBalancer(option, undefined)).toThrow(
-      new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'"),
+      aConfigError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'"),
     );
   });
 
@@ -162,26 +163,26 @@ describe('resolveBalancer with the new policies', () => {
   const C = "e.g. { cookie: 'sticky', secret: process.env.STICKY_SECRET }";
   const COOKIE_CHARS = "(letters, digits and !#$%&'*+-.^_`|~)";
   it.each<[string, unknown, string]>([
-    ['a numeric header', { header: 42 }, `switchyard: balancer.header must be a header name such as 'X-User', ${H}; received 42`],
-    ['an empty header', { header: '' }, `switchyard: balancer.header must be a header name such as 'X-User', ${H}; received ""`],
+    ['a numeric header', { header: 42 }, `switchyard: balancer.header must be a header name such as 'X-User', got 42, ${H}`],
+    ['an empty header', { header: '' }, `switchyard: balancer.header must be a header name such as 'X-User', got "", ${H}`],
     ['header and cookie together', { header: 'x', cookie: 'y' },
-      `switchyard: balancer { header } has an unknown key "cookie"; allowed: header, ${H}`],
+      'switchyard: balancer.cookie is not an option; use header'],
     ['a header policy with a secret', { header: 'x', secret: 'y' },
-      `switchyard: balancer { header } has an unknown key "secret"; allowed: header, ${H}`],
-    ['a cookie name with a space', { cookie: 'a b' }, `switchyard: balancer.cookie must be a cookie name ${COOKIE_CHARS}, ${C}; received "a b"`],
-    ['a null cookie name', { cookie: null }, `switchyard: balancer.cookie must be a cookie name ${COOKIE_CHARS}, ${C}; received null`],
-    ['an empty secret', { cookie: 'sid', secret: '' }, `switchyard: balancer.secret must be a non-empty string, ${C}; received an empty string`],
+      'switchyard: balancer.secret is not an option; use header'],
+    ['a cookie name with a space', { cookie: 'a b' }, `switchyard: balancer.cookie must be a cookie name ${COOKIE_CHARS}, got "a b", ${C}`],
+    ['a null cookie name', { cookie: null }, `switchyard: balancer.cookie must be a cookie name ${COOKIE_CHARS}, got null, ${C}`],
+    ['an empty secret', { cookie: 'sid', secret: '' }, `switchyard: balancer.secret must be a non-empty string, got an empty string, ${C}`],
     ['an unknown cookie option', { cookie: 'sid', path: '/x' },
-      `switchyard: balancer { cookie } has an unknown key "path"; allowed: cookie, secret, ${C}`],
+      'switchyard: balancer.path is not an option; use cookie, secret'],
   ])('rejects %s', (_label, option, message) => {
-    expect(() => resolveBalancer(option as BalancerOption, three)).toThrow(new TypeError(message));
+    expect(() => resolveBalancer(option as BalancerOption, three)).toThrow(aConfigError(message));
   });
 
   it('proxy() throws the same messages', () => {
     const bad = (balancer: unknown): ProxyConfig => ({ targets: three, balancer: balancer as BalancerOption });
     expect(() => proxy(bad({ header: 42 }))).toThrow(/^switchyard: balancer\.header must be a header name/);
     expect(() => proxy(bad({ cookie: 'sid', secret: 1 }))).toThrow(
-      new TypeError(`switchyard: balancer.secret must be a non-empty string, ${C}; received number`),
+      aConfigError(`switchyard: balancer.secret must be a non-empty string, got number, ${C}`),
     );
   });
 

@@ -1,9 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { first, random, roundRobin } from '../../src/balancer/factories.js';
+import { first, POLICIES, random, roundRobin } from '../../src/balancer/factories.js';
 import { resolveBalancer } from '../../src/balancer/resolve-balancer.js';
 import { isLiveTarget } from '../../src/balancer/target.js';
 import type { Balancer, BalancerOption, ProxyTarget, TargetInput } from '../../src/types.js';
+import * as api from '../../src/index.js';
+import { aConfigError, configErrorFrom } from '../helpers/config-error.js';
 
 const req = {} as IncomingMessage;
 const two = ['http://a:1', 'http://b:2'];
@@ -46,7 +48,7 @@ describe('factories', () => {
     ['first', first],
   ])('%s names itself in validation errors', (name, factory) => {
     expect(() => factory('http://a:1' as unknown as TargetInput[])).toThrow(
-      new TypeError(`switchyard: ${name}() targets must be an array of targets, e.g. ['http://127.0.0.1:3001']; received "http://a:1"`),
+      aConfigError(`switchyard: ${name}() targets must be an array of targets, got "http://a:1", e.g. ['http://127.0.0.1:3001']`),
     );
     expect(() => factory([{ url: 'http://a:1', weight: 0 }])).toThrow(
       /^switchyard: [a-zA-Z]+\(\) targets would never be chosen: all weights are 0/,
@@ -105,7 +107,7 @@ describe('resolveBalancer', () => {
 
   const expected =
     "switchyard: balancer must be one of 'round_robin', 'random', 'first', 'least_conn', 'ip_hash', 'uri_hash', " +
-    "{ header: 'X-Name' }, { cookie: 'name' } or a Balancer instance such as roundRobin(['http://127.0.0.1:3001']); received ";
+    "{ header: 'X-Name' }, { cookie: 'name' } or a Balancer instance, got ";
   it.each<[string, unknown, string]>([
     ['a misspelt name', 'roundrobin', '"roundrobin"'],
     ['a name in other case', 'ROUND_ROBIN', '"ROUND_ROBIN"'],
@@ -117,13 +119,13 @@ describe('resolveBalancer', () => {
     ['an unknown policy object', { hash: 'x' }, '{ hash }'],
     ['a function', () => undefined, 'a function'],
   ])('rejects %s', (_label, option, shown) => {
-    expect(() => resolveBalancer(option as BalancerOption, two)).toThrow(new TypeError(expected + shown));
+    expect(() => resolveBalancer(option as BalancerOption, two)).toThrow(aConfigError(`${expected}${shown}, e.g. balancer: 'least_conn'`));
   });
 
   it('says which members a would-be instance lacks', () => {
     const partial = { targets: [], next: () => undefined };
     expect(() => resolveBalancer(partial as unknown as BalancerOption, undefined)).toThrow(
-      new TypeError(
+      aConfigError(
         'switchyard: balancer looks like a Balancer instance but lacks add, remove; ' +
           'a Balancer has a targets array and add(), remove() and next() methods',
       ),
@@ -132,10 +134,10 @@ describe('resolveBalancer', () => {
 
   it('rejects targets together with an instance', () => {
     const message =
-      'switchyard: targets and a balancer instance cannot both be given; add targets to the balancer, ' +
+      'switchyard: targets cannot be given with a balancer instance; add the targets to the balancer, ' +
       "e.g. balancer: roundRobin(['http://127.0.0.1:3001'])";
-    expect(() => resolveBalancer(roundRobin(two), two)).toThrow(new TypeError(message));
-    expect(() => resolveBalancer(custom(), [])).toThrow(new TypeError(message));
+    expect(() => resolveBalancer(roundRobin(two), two)).toThrow(aConfigError(message));
+    expect(() => resolveBalancer(custom(), [])).toThrow(aConfigError(message));
   });
 
   it.each<[string, BalancerOption | undefined]>([
@@ -143,7 +145,7 @@ describe('resolveBalancer', () => {
     ["'first'", 'first'],
   ])('requires targets with %s', (_label, option) => {
     expect(() => resolveBalancer(option, undefined)).toThrow(
-      new TypeError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'"),
+      aConfigError("switchyard: targets is required, e.g. targets: 'http://127.0.0.1:3001'"),
     );
   });
 
@@ -152,5 +154,28 @@ describe('resolveBalancer', () => {
     expect(() => resolveBalancer('random', [{ url: 'http://a:1', weight: 0 }])).toThrow(
       /^switchyard: targets would never be chosen: all weights are 0/,
     );
+  });
+});
+
+describe('one policy registry', () => {
+  it.each(Object.entries(POLICIES))('%s: the config name and the exported factory build the same policy', (name, policy) => {
+    const factory = (api as unknown as Record<string, (t: TargetInput[]) => Balancer>)[policy.factory];
+    expect(typeof factory).toBe('function');
+    // Same seed for both, so 'random' must agree too.
+    const seq = (make: () => Balancer): string => {
+      vi.spyOn(Math, 'random').mockReturnValueOnce(0.9).mockReturnValueOnce(0.1).mockReturnValueOnce(0.6);
+      const b = make();
+      const out = picks(b, 3);
+      vi.restoreAllMocks();
+      return out;
+    };
+    expect(seq(() => resolveBalancer(name as BalancerOption, two))).toBe(seq(() => factory!(two)));
+    expect(() => factory!([42 as unknown as TargetInput])).toThrow(new RegExp(`^switchyard: ${policy.factory}\\(\\) targets\\[0\\] `));
+    expect(() => resolveBalancer(name as BalancerOption, [42 as unknown as TargetInput])).toThrow(/^switchyard: targets\[0\] /);
+  });
+
+  it('lists every registered name in the error for an unknown one', () => {
+    const err = configErrorFrom(() => resolveBalancer('fastest' as BalancerOption, two));
+    for (const name of Object.keys(POLICIES)) expect(err.problem).toContain(`'${name}'`);
   });
 });

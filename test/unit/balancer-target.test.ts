@@ -7,6 +7,7 @@ import {
   targetStats,
 } from '../../src/balancer/target.js';
 import type { ProxyTarget, TargetInput } from '../../src/types.js';
+import { aConfigError } from '../helpers/config-error.js';
 
 describe('createTarget: accepted inputs', () => {
   it.each<[string, TargetInput, { href: string; name: string; weight: number }]>([
@@ -53,35 +54,36 @@ describe('createTarget: accepted inputs', () => {
 describe('createTarget: validation messages', () => {
   const ex = "'http://127.0.0.1:3001'";
   it.each<[string, unknown, string]>([
-    ['a number', 42, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. ${ex}; received 42`],
-    ['null', null, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. ${ex}; received null`],
-    ['an array', ['http://h'], `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. ${ex}; received an array of 1`],
-    ['a Map', new Map(), `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, e.g. ${ex}; received a Map`],
-    ['no scheme, host:port', 'localhost:3001', `switchyard: targets must use http:, https:, ws: or wss:, e.g. ${ex}; received "localhost:3001"; did you mean "http://localhost:3001"?`],
-    ['no scheme, ip:port', '127.0.0.1:3001', `switchyard: targets is not a valid absolute URL: "127.0.0.1:3001"; did you mean "http://127.0.0.1:3001"? (e.g. ${ex})`],
-    ['a relative path', '/api', `switchyard: targets is not a valid absolute URL: "/api" (e.g. ${ex})`],
-    ['an empty string', '', `switchyard: targets is not a valid absolute URL: "" (e.g. ${ex})`],
-    ['ftp:', 'ftp://h', `switchyard: targets must use http:, https:, ws: or wss:, e.g. ${ex}; received "ftp://h"`],
-    ['credentials', 'http://user:secret@h', `switchyard: targets must not contain a user name or password (received "http://***@h"); send credentials with the headers option instead, e.g. ${ex}`],
-    ['a user name only', 'http://user@h', `switchyard: targets must not contain a user name or password (received "http://***@h"); send credentials with the headers option instead, e.g. ${ex}`],
-    ['a query', 'http://h/?a=1', `switchyard: targets must not contain a query string (received "http://h/?a=1"); use the to option to add one, e.g. ${ex}`],
-    ['an empty query', 'http://h/?', `switchyard: targets must not contain a query string (received "http://h/?"); use the to option to add one, e.g. ${ex}`],
-    ['a fragment', 'http://h/#x', `switchyard: targets must not contain a #fragment (received "http://h/#x"), e.g. ${ex}`],
-    ['an empty fragment', 'http://h/#', `switchyard: targets must not contain a #fragment (received "http://h/#"), e.g. ${ex}`],
-    ['object without url', { name: 'a' }, `switchyard: targets.url must be a URL string or a URL, e.g. ${ex}; received undefined`],
-    ['object with a bad url', { url: 'ftp://h' }, `switchyard: targets.url must use http:, https:, ws: or wss:, e.g. ${ex}; received "ftp://h"`],
-    ['an unknown key', { url: 'http://h', wieght: 2 }, `switchyard: targets has an unknown key "wieght"; allowed keys are url, name, weight and meta, e.g. { url: ${ex}, weight: 2 }`],
-    ['an empty name', { url: 'http://h', name: '' }, `switchyard: targets.name must be a non-empty string, e.g. { url: ${ex}, name: 'api-1' }; received ""`],
-    ['a blank name', { url: 'http://h', name: '  ' }, `switchyard: targets.name must be a non-empty string, e.g. { url: ${ex}, name: 'api-1' }; received "  "`],
-    ['a number name', { url: 'http://h', name: 1 }, `switchyard: targets.name must be a non-empty string, e.g. { url: ${ex}, name: 'api-1' }; received 1`],
-    ['a negative weight', { url: 'http://h', weight: -1 }, `switchyard: targets.weight must be a finite number >= 0, e.g. { url: ${ex}, weight: 2 }; received -1`],
-    ['a NaN weight', { url: 'http://h', weight: Number.NaN }, `switchyard: targets.weight must be a finite number >= 0, e.g. { url: ${ex}, weight: 2 }; received NaN`],
-    ['an infinite weight', { url: 'http://h', weight: Infinity }, `switchyard: targets.weight must be a finite number >= 0, e.g. { url: ${ex}, weight: 2 }; received Infinity`],
-    ['a string weight', { url: 'http://h', weight: '2' }, `switchyard: targets.weight must be a finite number >= 0, e.g. { url: ${ex}, weight: 2 }; received "2"`],
-    ['an array meta', { url: 'http://h', meta: [] }, `switchyard: targets.meta must be a plain object, e.g. { url: ${ex}, meta: { zone: 'a' } }; received an array of 0`],
-    ['a string meta', { url: 'http://h', meta: 'x' }, `switchyard: targets.meta must be a plain object, e.g. { url: ${ex}, meta: { zone: 'a' } }; received "x"`],
+    ['a number', 42, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got 42, e.g. ${ex}`],
+    ['null', null, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got null, e.g. ${ex}`],
+    ['an array', ['http://h'], `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got an array of 1, e.g. ${ex}`],
+    ['a Map', new Map(), `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got a Map, e.g. ${ex}`],
+    ['no scheme, host:port', 'localhost:3001', `switchyard: targets must use http:, https:, ws: or wss:, got "localhost:3001" (did you mean "http://localhost:3001"?), e.g. ${ex}`],
+    ['no scheme, ip:port', '127.0.0.1:3001', `switchyard: targets is not a valid absolute URL, got "127.0.0.1:3001" (did you mean "http://127.0.0.1:3001"?), e.g. ${ex}`],
+    ['a relative path', '/api', `switchyard: targets is not a valid absolute URL, got "/api", e.g. ${ex}`],
+    ['an empty string', '', `switchyard: targets is not a valid absolute URL, got "", e.g. ${ex}`],
+    ['ftp:', 'ftp://h', `switchyard: targets must use http:, https:, ws: or wss:, got "ftp://h", e.g. ${ex}`],
+    ['credentials', 'http://user:secret@h', `switchyard: targets must not contain a user name or password, got "http://***@h"; send credentials with the headers option instead, e.g. ${ex}`],
+    ['a user name only', 'http://user@h', `switchyard: targets must not contain a user name or password, got "http://***@h"; send credentials with the headers option instead, e.g. ${ex}`],
+    ['a query', 'http://h/?a=1', `switchyard: targets must not contain a query string, got "http://h/?a=1"; use the to option to add one, e.g. ${ex}`],
+    ['an empty query', 'http://h/?', `switchyard: targets must not contain a query string, got "http://h/?"; use the to option to add one, e.g. ${ex}`],
+    ['a fragment', 'http://h/#x', `switchyard: targets must not contain a #fragment, got "http://h/#x", e.g. ${ex}`],
+    ['an empty fragment', 'http://h/#', `switchyard: targets must not contain a #fragment, got "http://h/#", e.g. ${ex}`],
+    ['object without url', { name: 'a' }, `switchyard: targets.url must be a URL string or a URL, got undefined, e.g. ${ex}`],
+    ['object with a bad url', { url: 'ftp://h' }, `switchyard: targets.url must use http:, https:, ws: or wss:, got "ftp://h", e.g. ${ex}`],
+    ['an unknown key', { url: 'http://h', wieght: 2 }, 'switchyard: targets.wieght is not an option; did you mean "targets.weight"?'],
+    ['an unknown key with no near name', { url: 'http://h', zone: 'a' }, 'switchyard: targets.zone is not an option; use url, name, weight, meta'],
+    ['an empty name', { url: 'http://h', name: '' }, `switchyard: targets.name must be a non-empty string, got "", e.g. { url: ${ex}, name: 'api-1' }`],
+    ['a blank name', { url: 'http://h', name: '  ' }, `switchyard: targets.name must be a non-empty string, got "  ", e.g. { url: ${ex}, name: 'api-1' }`],
+    ['a number name', { url: 'http://h', name: 1 }, `switchyard: targets.name must be a non-empty string, got 1, e.g. { url: ${ex}, name: 'api-1' }`],
+    ['a negative weight', { url: 'http://h', weight: -1 }, `switchyard: targets.weight must be a finite number >= 0, got -1, e.g. { url: ${ex}, weight: 2 }`],
+    ['a NaN weight', { url: 'http://h', weight: Number.NaN }, `switchyard: targets.weight must be a finite number >= 0, got NaN, e.g. { url: ${ex}, weight: 2 }`],
+    ['an infinite weight', { url: 'http://h', weight: Infinity }, `switchyard: targets.weight must be a finite number >= 0, got Infinity, e.g. { url: ${ex}, weight: 2 }`],
+    ['a string weight', { url: 'http://h', weight: '2' }, `switchyard: targets.weight must be a finite number >= 0, got "2", e.g. { url: ${ex}, weight: 2 }`],
+    ['an array meta', { url: 'http://h', meta: [] }, `switchyard: targets.meta must be a plain object, got an array of 0, e.g. { url: ${ex}, meta: { zone: 'a' } }`],
+    ['a string meta', { url: 'http://h', meta: 'x' }, `switchyard: targets.meta must be a plain object, got "x", e.g. { url: ${ex}, meta: { zone: 'a' } }`],
   ])('%s', (_label, input, message) => {
-    expect(() => createTarget(input as TargetInput)).toThrow(new TypeError(message));
+    expect(() => createTarget(input as TargetInput)).toThrow(aConfigError(message));
   });
 
   it('names the option it is given', () => {
@@ -90,7 +92,7 @@ describe('createTarget: validation messages', () => {
   });
 
   it('compares whole messages (guards the table above)', () => {
-    expect(() => expect(() => createTarget(42 as unknown as TargetInput)).toThrow(new TypeError('switchyard: targets'))).toThrow();
+    expect(() => expect(() => createTarget(42 as unknown as TargetInput)).toThrow(aConfigError('switchyard: targets'))).toThrow();
   });
 
   it('throws TypeError instances', () => {
@@ -163,7 +165,7 @@ describe('isLiveTarget, countersOf and targetStats', () => {
     t.statuses[502] = 1;
     const s = targetStats(t);
     expect(s).toEqual({ name: 'one', url: 'http://h:1/', healthy: true, active: 0, requests: 3, failures: 1, statuses: { 502: 1 } });
-    s.statuses[502] = 9;
+    (s.statuses as Record<number, number>)[502] = 9;
     expect(t.statuses[502]).toBe(1);
   });
 });

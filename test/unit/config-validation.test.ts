@@ -1,12 +1,14 @@
 /**
- * Every invalid option makes `proxy()` throw a TypeError whose message starts with
- * `switchyard:` and names the option at fault (ARCHITECTURE.md style rule 3).
+ * Every invalid option makes `proxy()` throw a ConfigError (a TypeError) whose message has
+ * the one shape `switchyard: <option> <problem>[, e.g. <example>]` and names the option at
+ * fault (ARCHITECTURE.md style rule 3).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Agent as UndiciAgent } from 'undici';
 import { rootCertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { proxy, type ProxyConfig, type ProxyMiddleware, type TlsOptions } from '../../src/index.js';
+import { ConfigError, proxy, type ProxyConfig, type ProxyMiddleware, type TlsOptions } from '../../src/index.js';
+import { configErrorFrom } from '../helpers/config-error.js';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
 
 const T = 'http://127.0.0.1:3001';
@@ -39,7 +41,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['targets: bad protocol', { targets: 'ftp://127.0.0.1/' }, /targets\[0\] must use http:, https:, ws: or wss:/],
   ['targets: not a string', { targets: [42] }, /targets\[0\] must be a URL string/],
   ['targets: object with bad url', { targets: [{ url: 'file:///x' }] }, /targets\[0\]\.url must use http:/],
-  ['targets: unknown object key', { targets: [{ url: T, wieght: 2 }] }, /targets\[0\] has an unknown key "wieght"/],
+  ['targets: unknown object key', { targets: [{ url: T, wieght: 2 }] }, /^switchyard: targets\[0\]\.wieght is not an option; did you mean "targets\[0\]\.weight"\?$/],
   ['targets: negative weight', { targets: [{ url: T, weight: -1 }] }, /targets\[0\]\.weight must be a finite number >= 0/],
   ['targets: weight not a number', { targets: [{ url: T, weight: '2' }] }, /targets\[0\]\.weight/],
   ['targets: infinite weight', { targets: [{ url: T, weight: Infinity }] }, /targets\[0\]\.weight/],
@@ -47,9 +49,9 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   [
     'targets: duplicate names',
     { targets: [{ url: T, name: 'a' }, { url: 'http://127.0.0.1:3002', name: 'a' }] },
-    /targets\[1\]: a target named "a" already exists/,
+    /^switchyard: targets\[1\] is named "a", which another target already has/,
   ],
-  ['targets: duplicate default names', { targets: [T, `${T}/x`] }, /targets\[1\]: a target named "127\.0\.0\.1:3001"/],
+  ['targets: duplicate default names', { targets: [T, `${T}/x`] }, /^switchyard: targets\[1\] is named "127\.0\.0\.1:3001"/],
   [
     'targets: all weights zero',
     { targets: [{ url: T, weight: 0 }, { url: 'http://127.0.0.1:3002', weight: 0 }] },
@@ -58,8 +60,9 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['targets: credentials', { targets: 'http://u:p@127.0.0.1:3001' }, /targets\[0\] must not contain a user name/],
   ['targets: query string', { targets: `${T}/?a=1` }, /targets\[0\] must not contain a query string/],
   // balancer
-  ['balancer: unknown name', withTarget({ balancer: 'fastest' }), /balancer must be one of .*received "fastest"/],
+  ['balancer: unknown name', withTarget({ balancer: 'fastest' }), /^switchyard: balancer must be one of .*got "fastest", e\.g\. /],
   ['balancer: number', withTarget({ balancer: 3 }), /balancer must be one of/],
+  ['balancer: null (not the default)', withTarget({ balancer: null }), /^switchyard: balancer must be one of .*got null/],
   ['balancer: partial instance', { balancer: { targets: [], next: noop } }, /balancer looks like a Balancer instance but lacks add, remove/],
   // to
   ['to: placeholder in host', withTarget({ to: 'http://{header.host}/x{path}' }), /^switchyard: to has a placeholder in its scheme, host or port/],
@@ -95,6 +98,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['trustProxy: bad CIDR', withTarget({ trustProxy: ['10.0.0.0/33'] }), /^switchyard: trustProxy has an invalid entry '10\.0\.0\.0\/33'/],
   ['trustProxy: not an IP', withTarget({ trustProxy: ['example.com'] }), /^switchyard: trustProxy has an invalid entry 'example\.com'/],
   ['trustProxy: number entry', withTarget({ trustProxy: [10] }), /^switchyard: trustProxy has an invalid entry 10/],
+  ['trustProxy: null (not the default)', withTarget({ trustProxy: null }), /^switchyard: trustProxy must be a boolean/],
   ['trustProxy: wrong type', withTarget({ trustProxy: 'loopback' }), /^switchyard: trustProxy must be a boolean/],
   ['preserveHost: not boolean', withTarget({ preserveHost: 1 }), /^switchyard: preserveHost must be true or false/],
   // reliability
@@ -130,7 +134,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['contextKey: not a string', withTarget({ contextKey: 1 }), /^switchyard: contextKey must be a non-empty string/],
   // transport
   ['pool: not an object', withTarget({ pool: true }), /^switchyard: pool must be an object/],
-  ['pool: bad key', withTarget({ pool: { maxSocket: 10 } }), /^switchyard: pool has an unknown key "maxSocket"; did you mean "maxSockets"\?/],
+  ['pool: bad key', withTarget({ pool: { maxSocket: 10 } }), /^switchyard: pool\.maxSocket is not an option; did you mean "pool\.maxSockets"\?$/],
   ['pool: maxSockets 0', withTarget({ pool: { maxSockets: 0 } }), /^switchyard: pool\.maxSockets must be an integer >= 1/],
   ['pool: keepAlive not boolean', withTarget({ pool: { keepAlive: 'yes' } }), /^switchyard: pool\.keepAlive must be true or false/],
   ['pool: maxFreeSockets (removed in 0.2)', withTarget({ pool: { maxFreeSockets: 8 } }), /^switchyard: pool\.maxFreeSockets was removed in 0\.2/],
@@ -141,7 +145,7 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['idleTimeout: zero', withTarget({ idleTimeout: 0 }), /^switchyard: idleTimeout must be/],
   ['http2: a string', withTarget({ http2: 'yes' }), /^switchyard: http2 must be true or false/],
   ['tls: not an object', withTarget({ tls: false }), /^switchyard: tls must be an object/],
-  ['tls: bad key', withTarget({ tls: { rejectUnauthorized: false } }), /^switchyard: tls has an unknown key "rejectUnauthorized"/],
+  ['tls: bad key', withTarget({ tls: { rejectUnauthorized: false } }), /^switchyard: tls\.rejectUnauthorized is not an option; use verify, servername, ca, cert, key$/],
   ['tls: verify not boolean', withTarget({ tls: { verify: 'no' } }), /^switchyard: tls\.verify must be true or false/],
   ['tls: cert without key', withTarget({ tls: { cert: '-----BEGIN CERTIFICATE-----' } }), /^switchyard: tls needs both cert and key/],
   ['tls: key without cert', withTarget({ tls: { key: '-----BEGIN PRIVATE KEY-----' } }), /^switchyard: tls needs both cert and key/],
@@ -149,19 +153,21 @@ const INVALID: Array<[string, unknown, string | RegExp]> = [
   ['tls: bad servername', withTarget({ tls: { servername: true } }), /^switchyard: tls\.servername must be a host name or false/],
   ['tls: bad ca', withTarget({ tls: { ca: [1] } }), /^switchyard: tls\.ca must be a PEM string/],
   // the config itself
-  ['unknown option target', { target: T }, /^switchyard: unknown option "target"; did you mean "targets"\?/],
-  ['unknown option timout', withTarget({ timout: 5 }), /^switchyard: unknown option "timout"; did you mean "timeout"\?/],
-  ['unknown option retires', withTarget({ retires: 1 }), /^switchyard: unknown option "retires"; did you mean "retries"\?/],
-  ['unknown option with no near name', withTarget({ zzz: 1 }), /^switchyard: unknown option "zzz"$/],
-  ['tls typo', withTarget({ tls: { verfy: false } }), /^switchyard: tls has an unknown key "verfy"; did you mean "verify"\?/],
+  ['http-proxy-middleware option target', { target: T }, /^switchyard: target is an http-proxy-middleware option; use targets, /],
+  ['unknown option timout', withTarget({ timout: 5 }), /^switchyard: timout is not an option; did you mean "timeout"\?$/],
+  ['unknown option retires', withTarget({ retires: 1 }), /^switchyard: retires is not an option; did you mean "retries"\?$/],
+  ['unknown option with no near name', withTarget({ zzz: 1 }), /^switchyard: zzz is not an option; docs\/options\.md lists them all$/],
+  ['tls typo', withTarget({ tls: { verfy: false } }), /^switchyard: tls\.verfy is not an option; did you mean "tls\.verify"\?$/],
 ];
 
-describe('proxy() rejects invalid options with a TypeError naming the option', () => {
+describe('proxy() rejects invalid options with a ConfigError naming the option', () => {
   it.each(INVALID)('%s', (_case, config, message) => {
-    const err = thrownBy(config);
-    expect(err).toBeInstanceOf(TypeError);
-    expect(err.message).toMatch(/^switchyard: /);
+    const err = configErrorFrom(() => {
+      throw thrownBy(config);
+    });
     expect(err.message).toMatch(message);
+    // The option path comes first, so tools can read it from the message as well as from `option`.
+    expect(err.message.startsWith(`switchyard: ${err.option} `)).toBe(true);
   });
 
   it.each<[string, unknown]>([
@@ -174,7 +180,8 @@ describe('proxy() rejects invalid options with a TypeError naming the option', (
   ])('rejects a config that is %s', (_case, config) => {
     const err = thrownBy(config);
     expect(err).toBeInstanceOf(TypeError);
-    expect(err.message).toMatch(/^switchyard: proxy\(\) takes a config object/);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/^switchyard: proxy\(\) config must be an object, got .*, e\.g\. proxy\(\{ targets: /);
   });
 });
 

@@ -29,7 +29,7 @@ describe('healthCheck validation', () => {
     ['path with a space', { path: '/he alth' }, 'switchyard: healthCheck.path must be a path starting with /'],
     ['path with a control character', { path: '/health\r\nX: y' }, 'switchyard: healthCheck.path must be a path starting with /'],
     ['path with a fragment', { path: '/health#x' }, 'switchyard: healthCheck.path must be a path starting with /'],
-    ['unknown key', { path: '/h', intervall: 5 }, 'switchyard: healthCheck has an unknown key "intervall"; did you mean "interval"?'],
+    ['unknown key', { path: '/h', intervall: 5 }, 'switchyard: healthCheck.intervall is not an option; did you mean "healthCheck.interval"?'],
     ['interval 0', { path: '/h', interval: 0 }, "switchyard: healthCheck.interval must be an integer >= 1, got 0, e.g. healthCheck: { path: '/health', interval: 10000 }"],
     ['interval a string', { path: '/h', interval: '10s' }, 'switchyard: healthCheck.interval must be an integer >= 1'],
     ['interval Infinity', { path: '/h', interval: Infinity }, 'switchyard: healthCheck.interval must be an integer >= 1'],
@@ -75,7 +75,7 @@ describe('healthCheck validation', () => {
 describe('passive validation', () => {
   it.each<[string, unknown, string]>([
     ['not an object', 3, 'switchyard: passive must be an object, got 3'],
-    ['unknown key', { maxFail: 3 }, 'switchyard: passive has an unknown key "maxFail"; did you mean "maxFails"?'],
+    ['unknown key', { maxFail: 3 }, 'switchyard: passive.maxFail is not an option; did you mean "passive.maxFails"?'],
     ['maxFails 0', { maxFails: 0 }, 'switchyard: passive.maxFails must be an integer >= 1, got 0, e.g. passive: { maxFails: 3 }'],
     ['maxFails fractional', { maxFails: 1.5 }, 'switchyard: passive.maxFails must be an integer >= 1'],
     ['maxFails NaN', { maxFails: NaN }, 'switchyard: passive.maxFails must be an integer >= 1'],
