@@ -229,6 +229,34 @@ describe('path safety: dot segments resolved before forwarding', () => {
   });
 });
 
+describe('an empty path or a fragment in req.url (issue 12)', () => {
+  it.each([
+    ['', '/?foo=bar'],
+    ['/base', '/base/?foo=bar'],
+  ])("an empty path is forwarded, not refused: req.url = '?foo=bar' set by an outer handler, target prefix %j → %s", async (targetPath, expected) => {
+    const m = mw({ targets: up.url + targetPath });
+    const server = await serve((req, res) => {
+      req.url = '?foo=bar';
+      m(req, res);
+    });
+    const res = await send(server.port, '/anything');
+    expect(res.status).toBe(200);
+    expect(onlyUpstreamUrl()).toBe(expected);
+  });
+
+  it.each([
+    ['/a?q=1#frag', '/a?q=1'],
+    ['/a#frag', '/a'],
+    ['/a?#', '/a?'],
+  ])('fragments are never forwarded: %s over node:net reaches the upstream as %s', async (target, expected) => {
+    const m = mw({ targets: up.url });
+    const server = await serve((req, res) => m(req, res));
+    const reply = await rawRequest(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(onlyUpstreamUrl()).toBe(expected);
+  });
+});
+
 describe('path safety: request targets not in origin form', () => {
   const ABSOLUTE = 'GET http://other/ HTTP/1.1\r\nHost: other\r\nAccept: application/json\r\nConnection: close\r\n\r\n';
 
