@@ -11,7 +11,7 @@ import { clientAddress } from '../headers/forwarded.js';
 import { escapeHeaderValue } from '../headers/header-rules.js';
 import { buildUpstreamHeaders, hasInvalidHeaderName } from '../headers/upstream-headers.js';
 import type { RequestContext } from '../request-context.js';
-import { hasControlChars, resolveSafePath } from './safe-path.js';
+import { hasControlChars, resolveSafePath, resolveTemplatePath } from './safe-path.js';
 import { splitPathQuery } from './upstream-url.js';
 
 /** Returned by {@link routeRequest} when `skip` or `except` says the request is not proxied. */
@@ -63,7 +63,7 @@ function finalUpstreamPath(cfg: RouteConfig, ctx: RequestContext): string | unde
   const rendered = splitPathQuery(cfg.template.render(ctx));
   // `{path}` is already resolved, so a dot segment here comes from a value such as
   // `{header.x}` = `..`: refuse it rather than let request data move the template's segments.
-  return resolveSafePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
+  return resolveTemplatePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
 }
 
 /**
