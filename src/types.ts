@@ -153,6 +153,11 @@ export type BodyLike = string | Buffer | Uint8Array | Readable;
  * Runs after upstream headers arrive, before anything is sent to the client. Mutate
  * `proxyRes.statusCode` / `proxyRes.headers`, or return a new body. A throw or rejection
  * becomes a `RESPONSE_HOOK_FAILED` (502) error.
+ *
+ * With a new body, `Content-Length` is fixed (removed for a Readable), `Transfer-Encoding`
+ * removed, and `proxyRes.headers['content-encoding']` after the hook decides the
+ * Content-Encoding: the upstream's value unchanged → dropped; a different value, or one set
+ * where the upstream sent none → kept; removed → stays removed.
  */
 export type ModifyResponse = (
   proxyRes: IncomingMessage,
