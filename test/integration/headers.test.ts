@@ -348,6 +348,25 @@ describe('hop-by-hop headers on the response', () => {
   });
 });
 
+describe('Alt-Svc on the response (issue 12)', () => {
+  it('Alt-Svc removed from upstream responses; a responseHeaders rule can set the proxy\'s own', async () => {
+    const up = await upstream((_req, res) => {
+      res.setHeader('Alt-Svc', 'h3=":8443"; ma=86400');
+      res.setHeader('X-Public', 'visible');
+      res.end('ok');
+    });
+    const plain = await serve({ targets: up.url });
+    const reply = await send(plain.front.url, { path: '/api/x' });
+    expect(reply.status).toBe(200);
+    expect(rawNames(reply.rawHeaders).map((n) => n.toLowerCase())).not.toContain('alt-svc');
+    expect(reply.headers['x-public']).toBe('visible');
+
+    const ruled = await serve({ targets: up.url, responseHeaders: { 'Alt-Svc': 'h3=":443"' } });
+    const own = await send(ruled.front.url, { path: '/api/x' });
+    expect(own.headers['alt-svc']).toBe('h3=":443"');
+  });
+});
+
 describe('request bodies and framing', () => {
   it('forwards a chunked POST body intact, chunked, without Content-Length', async () => {
     const up = await upstream();

@@ -442,12 +442,12 @@ describe('headers', () => {
 });
 
 describe('errors', () => {
-  it('relays a refused upgrade: the client gets the upstream status, headers and body, then the connection closes', async () => {
+  it('relays a refused upgrade: the client gets the upstream status, headers (Alt-Svc removed) and body, then the connection closes', async () => {
     const upstream = await wsUpstream({
       refuse: (_req, socket) => {
         const body = 'no entry for you';
         socket.end(
-          `HTTP/1.1 403 Forbidden\r\nX-Reason: token\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          `HTTP/1.1 403 Forbidden\r\nX-Reason: token\r\nAlt-Svc: h3=":8443"\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
         );
         return true;
       },
@@ -463,6 +463,8 @@ describe('errors', () => {
     expect(raw).toMatch(/\r\nX-Reason: token\r\n/);
     expect(raw).toMatch(/\r\nConnection: close\r\n/i);
     expect(raw).not.toMatch(/\r\nUpgrade:/i);
+    // Alt-Svc removed from refused WebSocket answers too (issue 12).
+    expect(raw).not.toMatch(/\r\nAlt-Svc:/i);
     expect(raw.endsWith('no entry for you')).toBe(true);
     expect(mw.stats()[0]).toMatchObject({ active: 0, statuses: { 403: 2 } });
     await expectNoOpenSockets([server]);
