@@ -13,7 +13,7 @@ import { ProxyError } from './errors/proxy-error.js';
 import { runModifyResponse, type ReplacementBody } from './response/modify-response.js';
 import { streamBody, writeHead } from './response/write-response.js';
 import { runAttempts, type Exchange } from './retry/request-attempts.js';
-import { routeRequest, SKIP } from './routing/route-request.js';
+import { routeRequest, SKIP, type RouteResult } from './routing/route-request.js';
 import type { Forwarder } from './transport/forwarder.js';
 import type { NextFunction, ProxyTarget } from './types.js';
 
@@ -21,8 +21,7 @@ import type { NextFunction, ProxyTarget } from './types.js';
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void;
 
 /** Everything decided once per request, before the first attempt. */
-function enter(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse): Exchange | ProxyError | typeof SKIP {
-  const r = routeRequest(cfg, req);
+function enter(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse, r: RouteResult): Exchange | ProxyError | typeof SKIP {
   if (r === SKIP || r instanceof ProxyError) return r;
   const { ctx, upstreamPath, headers, hostFixed } = r;
   return { req, res, ctx, upstreamPath, headers, hostFixed, body: resolveBodySource(req, headers, cfg.replayLimit) };
@@ -130,13 +129,31 @@ export function createRequestHandler(cfg: ResolvedConfig, forwarder: Forwarder, 
     if (state.closed) return fail(cfg, { req, res }, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
     let x: Exchange | ProxyError | typeof SKIP;
     try {
-      x = enter(cfg, req, res);
+      const r = routeRequest(cfg, req);
+      // An async skip (issue 12): the rest waits for its answer; a rejection goes to next(err).
+      if (r instanceof Promise) {
+        r.then((routed) => proceed(cfg, forwarder, req, res, enter(cfg, req, res, routed), done)).catch(done);
+        return;
+      }
+      x = enter(cfg, req, res, r);
     } catch (err) {
       // A user function (skip, a header function) threw: Express's error handling takes it.
       return done(err);
     }
-    if (x === SKIP) return done();
-    if (x instanceof ProxyError) return fail(cfg, { req, res }, x, done);
-    proxyRequest(cfg, forwarder, x, done).catch(done);
+    proceed(cfg, forwarder, req, res, x, done);
   };
+}
+
+/** After routing: `next()` when skipped, the error handler for a refused request, else the attempts. */
+function proceed(
+  cfg: ResolvedConfig,
+  forwarder: Forwarder,
+  req: IncomingMessage,
+  res: ServerResponse,
+  x: Exchange | ProxyError | typeof SKIP,
+  done: NextFunction,
+): void {
+  if (x === SKIP) return done();
+  if (x instanceof ProxyError) return fail(cfg, { req, res }, x, done);
+  proxyRequest(cfg, forwarder, x, done).catch(done);
 }

@@ -4,14 +4,17 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { countersOf, isAvailable, isLiveTarget } from '../balancer/target.js';
+import { isThenable, syncCallbackError } from '../errors/sync-callback.js';
 import type { Balancer, ProxyTarget } from '../types.js';
 
 /**
  * Whether `t` may be sent to now. Our balancers only return such targets; a custom balancer
  * cannot see our health marks or `maxConns`, so its choice is checked here.
+ * @throws TypeError naming `balancer.next` when it returned a Promise (an `async next`).
  */
 function isUsable(t: ProxyTarget, maxConns: number): boolean {
   if (isLiveTarget(t)) return isAvailable(t);
+  if (isThenable(t)) throw syncCallbackError('balancer.next', t, 'return a target of balancer.targets, or undefined');
   const c = countersOf(t);
   return t.healthy !== false && c.healthy && c.active < maxConns;
 }

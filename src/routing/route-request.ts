@@ -66,17 +66,31 @@ function finalUpstreamPath(cfg: RouteConfig, ctx: RequestContext): string | unde
   return resolveTemplatePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
 }
 
+/** What {@link routeRequest} decides. */
+export type RouteResult = RoutedRequest | ProxyError | typeof SKIP;
+
 /**
  * Routes `req` (its `req.url` as the caller sees it: mount-relative under Express): a
  * `BAD_REQUEST` error for an unsafe path, {@link SKIP} for a skipped one, else the routed
- * request. A throwing user function (`skip`, a header function) propagates to the caller.
+ * request. A Promise of that only when `skip` returned a promise: a synchronous `skip` (or
+ * none) keeps the whole step synchronous. A throwing user function (`skip`, a header
+ * function) propagates to the caller, a rejecting `skip` rejects.
  */
-export function routeRequest(cfg: RouteConfig, req: IncomingMessage): RoutedRequest | ProxyError | typeof SKIP {
+export function routeRequest(cfg: RouteConfig, req: IncomingMessage): RouteResult | Promise<RouteResult> {
   const { path, query } = splitPathQuery(req.url ?? '/');
   const safePath = resolveSafePath(path);
   if (safePath === undefined || hasControlChars(query)) return badRequest();
   if (hasInvalidHeaderName(req)) return new ProxyError('BAD_REQUEST', 'request header name is not a token');
-  if (cfg.skip !== undefined && cfg.skip(req, safePath)) return SKIP;
+  if (cfg.skip !== undefined) {
+    const skipped = cfg.skip(req, safePath);
+    if (skipped === true) return SKIP;
+    if (skipped !== false) return skipped.then((s) => (s ? SKIP : routeUnskipped(cfg, req, safePath, query)));
+  }
+  return routeUnskipped(cfg, req, safePath, query);
+}
+
+/** The rest of {@link routeRequest} once `skip` said no. */
+function routeUnskipped(cfg: RouteConfig, req: IncomingMessage, safePath: string, query: string): RoutedRequest | ProxyError {
   const ctx = createContext(req, safePath, query);
   const upstreamPath = finalUpstreamPath(cfg, ctx);
   if (upstreamPath === undefined) return badRequest();

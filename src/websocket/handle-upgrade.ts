@@ -17,7 +17,7 @@ import type { ResolvedConfig } from '../config/normalize-config.js';
 import { defaultErrorHandler } from '../errors/default-error-handler.js';
 import { ProxyError } from '../errors/proxy-error.js';
 import { streamBody, writeHead } from '../response/write-response.js';
-import { routeRequest, SKIP, type RoutedRequest } from '../routing/route-request.js';
+import { routeRequest, SKIP, type RoutedRequest, type RouteResult } from '../routing/route-request.js';
 import type { UpgradeForwarder } from '../transport/upgrade-forwarder.js';
 import type { ProxyTarget } from '../types.js';
 import { answerStatus, socketResponse, switchingProtocolsHead } from './socket-response.js';
@@ -169,21 +169,31 @@ export function createUpgradeHandler(
     socket.on('error', ignoreError);
     if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
     if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
-    let routed: RoutedRequest | ProxyError | typeof SKIP;
+    let routed: RouteResult | Promise<RouteResult>;
     try {
       routed = routeRequest(cfg, req);
     } catch {
       // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
       return answerStatus(req, socket, 500);
     }
-    if (routed === SKIP) return answerStatus(req, socket, 404);
-    if (routed instanceof ProxyError) return answerError(req, socket, routed);
-    handshakeHeaders(routed, req);
-    proxyUpgrade(deps, { req, socket, routed }, head).catch(() => {
-      // balancer.next or retryFilter threw before anything was sent.
-      answerStatus(req, socket, 500);
-    });
+    // An async skip (issue 12): wait for it; a rejection answers 500 as a throw does.
+    if (routed instanceof Promise) {
+      routed.then((r) => upgradeRouted(deps, req, socket, head, r)).catch(() => answerStatus(req, socket, 500));
+      return;
+    }
+    upgradeRouted(deps, req, socket, head, routed);
   };
+}
+
+/** The upgrade once routed (skip answered): 404 when skipped, the error answer, or the attempts. */
+function upgradeRouted(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer, routed: RouteResult): void {
+  if (routed === SKIP) return answerStatus(req, socket, 404);
+  if (routed instanceof ProxyError) return answerError(req, socket, routed);
+  handshakeHeaders(routed, req);
+  proxyUpgrade(deps, { req, socket, routed }, head).catch(() => {
+    // balancer.next or retryFilter threw before anything was sent.
+    answerStatus(req, socket, 500);
+  });
 }
 
 /** `mw.upgrade` when `ws` is off: 501, then the socket is closed. */

@@ -128,6 +128,24 @@ describe('headers: rules on the upstream request', () => {
   });
 });
 
+describe('header functions returning a promise (issue 12)', () => {
+  it.each(['headers', 'responseHeaders'] as const)(
+    'an async function in %s fails with a TypeError naming the option, handed to next(err)',
+    async (option) => {
+      const up = await upstream();
+      const asyncRule = (async () => 'late') as unknown as () => string;
+      const rejecting = (() => Promise.reject(new Error('late and wrong'))) as unknown as () => string;
+      const { front } = await serve({ targets: up.url, [option]: { 'X-Async': asyncRule } });
+      const reply = await send(front.url, { path: '/api/x' });
+      expect(reply.status).toBe(500);
+      expect(reply.body).toBe(`express-error: switchyard: ${option}['X-Async'] returned a Promise; it must answer synchronously: return a string (compute async values in a middleware before the proxy)`);
+      // A rejecting promise is dropped, never an unhandled rejection.
+      const other = await serve({ targets: up.url, [option]: { 'X-Reject': rejecting } });
+      expect((await send(other.front.url, { path: '/api/y' })).body).toMatch(/^express-error: switchyard: \w+\['X-Reject'\] returned a Promise/);
+    },
+  );
+});
+
 describe('responseHeaders: rules on the client response', () => {
   it('sets constants, templates and function values in the user spelling; null removes an upstream header', async () => {
     const up = await upstream((_req, res) => {

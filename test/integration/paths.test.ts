@@ -445,6 +445,46 @@ describe('skip and except', () => {
     expect(onlyUpstreamUrl()).toBe('/ok');
   });
 
+  it('async skip: async () => false proxies, async () => true calls next() (issue 12)', async () => {
+    const m = mw({ targets: up.url, skip: async (req) => req.headers['x-skip'] === '1' });
+    const server = await serveExpress('/api', m);
+    const proxied = await send(server.port, '/api/a?x=1');
+    expect(proxied.status).toBe(200);
+    expect(onlyUpstreamUrl()).toBe('/a?x=1');
+    const skipped = await send(server.port, '/api/b', { 'x-skip': '1' });
+    expect(skipped.status).toBe(404);
+    expect(skipped.text).toBe(NEXT_CALLED_BODY);
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it('async skip on a bare http handler: false proxies, true gets 404', async () => {
+    const m = mw({ targets: up.url, skip: (req) => Promise.resolve(req.url === '/skip') });
+    const server = await serve((req, res) => m(req, res));
+    expect((await send(server.port, '/go')).status).toBe(200);
+    expect((await send(server.port, '/skip')).status).toBe(404);
+    expect(onlyUpstreamUrl()).toBe('/go');
+  });
+
+  it('async skip: a rejection is handed to next(err), and the next request still works', async () => {
+    const m = mount(
+      'express-use',
+      mw({
+        targets: up.url,
+        skip: async (req) => {
+          if (req.url?.startsWith('/boom') === true) throw new Error('async skip exploded');
+          return false;
+        },
+      }),
+    );
+    const server = await serve(m.handler);
+    const res = await send(server.port, '/api/boom');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe(`${NEXT_ERROR_PREFIX}async skip exploded`);
+    expectUpstreamUntouched();
+    expect((await send(server.port, '/api/ok')).status).toBe(200);
+    expect(onlyUpstreamUrl()).toBe('/ok');
+  });
+
   it.each([
     ['/static', true],
     ['/static/', true],

@@ -532,6 +532,30 @@ describe('errors', () => {
     expect(upstream.handshakes).toHaveLength(0);
   });
 
+  it('async skip on an upgrade: false tunnels, true answers 404, a rejection 500 as a throw does (issue 12)', async () => {
+    const upstream = await wsUpstream();
+    const server = await serveAtRoot(
+      makeProxy({
+        targets: upstream.url,
+        skip: async (req) => {
+          if (req.headers['x-skip'] === 'reject') throw new Error('async boom');
+          return req.headers['x-skip'] === '1';
+        },
+      }),
+    );
+    expect(await connect(wsUrl(server, '/chat'), undefined, { headers: { 'x-skip': '1' } })).toMatchObject({
+      kind: 'response',
+      status: 404,
+    });
+    expect(await connect(wsUrl(server, '/chat'), undefined, { headers: { 'x-skip': 'reject' } })).toMatchObject({
+      kind: 'response',
+      status: 500,
+    });
+    expect(upstream.handshakes).toHaveLength(0);
+    const { ws } = await open(wsUrl(server, '/chat'));
+    expect((await whoami(ws)).url).toBe('/chat');
+  });
+
   it('a throwing balancer.next gets 500', async () => {
     const upstream = await wsUpstream();
     const server = await serveAtRoot(

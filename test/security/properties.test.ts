@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ProxyError } from '../../src/errors/proxy-error.js';
 import { compileTrustProxy } from '../../src/headers/forwarded.js';
 import { compileRewrite } from '../../src/routing/rewrite.js';
-import { routeRequest, SKIP, type RouteConfig } from '../../src/routing/route-request.js';
+import { routeRequest, SKIP, type RouteConfig, type RoutedRequest } from '../../src/routing/route-request.js';
 import { resolveSafePath } from '../../src/routing/safe-path.js';
 import { compileTemplate } from '../../src/routing/template.js';
 import { joinPrefix, normalizePrefix } from '../../src/routing/upstream-url.js';
@@ -108,7 +108,8 @@ describe('routing properties (fast-check, fixed seed)', () => {
             return;
           }
           const prefix = normalizePrefix(new URL(targetUrl).pathname);
-          const full = prefix + (routed as Exclude<typeof routed, typeof SKIP>).upstreamPath;
+          // No skip here, so routing is synchronous: never a Promise.
+          const full = prefix + (routed as RoutedRequest).upstreamPath;
           const q = full.indexOf('?');
           const path = q === -1 ? full : full.slice(0, q);
           const query = q === -1 ? '' : full.slice(q);
