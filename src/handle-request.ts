@@ -13,7 +13,7 @@ import { runHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.
 import type { ProxiedRequest } from './proxied-request.js';
 import { runModifyResponse } from './response/modify-response.js';
 import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';
-import { routeRequest, SKIP } from './routing/route-request.js';
+import { routeRequest, SKIP, type RouteResult } from './routing/route-request.js';
 import type { NextFunction } from './types.js';
 
 /** The middleware function itself (without the extras `proxy()` attaches). */
@@ -85,6 +85,11 @@ async function respondThroughHook(
   }
 }
 
+/** Whether `close()` was called: requests then fail fast instead of waiting out a timeout. */
+export interface HandlerState {
+  closed: boolean;
+}
+
 async function proxyRequest(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, next: NextFunction): Promise<void> {
   const outcome = await runHttpAttempts(d, p, res);
   if (outcome.kind === 'aborted') return;
@@ -95,17 +100,18 @@ async function proxyRequest(d: HttpDeps, p: ProxiedRequest, res: ServerResponse,
   return respondThroughHook(d.cfg, p, res, answer, next);
 }
 
-/** Whether `close()` was called: requests then fail fast instead of waiting out a timeout. */
-export interface HandlerState {
-  closed: boolean;
+/** Decides the body of a routed request; `SKIP` and `BAD_REQUEST` errors pass through. */
+function enter(cfg: ResolvedConfig, req: IncomingMessage, r: RouteResult): RouteResult {
+  if (r === SKIP || r instanceof ProxyError) return r;
+  r.body = resolveRequestBody(req, r.headers, cfg.replayLimit);
+  return r;
 }
 
-/** Routes the request and decides its body; `SKIP` or a `BAD_REQUEST` error instead. */
-function enter(cfg: ResolvedConfig, req: IncomingMessage): ProxiedRequest | ProxyError | typeof SKIP {
-  const p = routeRequest(cfg, req);
-  if (p === SKIP || p instanceof ProxyError) return p;
-  p.body = resolveRequestBody(req, p.headers, cfg.replayLimit);
-  return p;
+/** What follows routing: next() for a skipped request, the error handler, or the attempts. */
+function proceed(d: HttpDeps, req: IncomingMessage, res: ServerResponse, p: RouteResult, done: NextFunction): void {
+  if (p === SKIP) return done();
+  if (p instanceof ProxyError) return failRequest(d.cfg, req, res, p, done);
+  proxyRequest(d, p, res, done).catch(done);
 }
 
 /** Builds the request handler from the resolved config and the transport. */
@@ -114,15 +120,19 @@ export function createRequestHandler(d: HttpDeps, state: HandlerState): RequestH
   return function switchyard(req, res, next) {
     const done = next ?? fallbackNext(req, res);
     if (state.closed) return failRequest(cfg, req, res, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
-    let p: ProxiedRequest | ProxyError | typeof SKIP;
+    let p: RouteResult;
     try {
-      p = enter(cfg, req);
+      const r = routeRequest(cfg, req);
+      // An async skip: the rest waits for its answer; a rejection goes to next(err).
+      if (r instanceof Promise) {
+        r.then((routed) => proceed(d, req, res, enter(cfg, req, routed), done)).catch(done);
+        return;
+      }
+      p = enter(cfg, req, r);
     } catch (err) {
       // A user function (skip, a header function) threw: Express's error handling takes it.
       return done(err);
     }
-    if (p === SKIP) return done();
-    if (p instanceof ProxyError) return failRequest(cfg, req, res, p, done);
-    proxyRequest(d, p, res, done).catch(done);
+    proceed(d, req, res, p, done);
   };
 }

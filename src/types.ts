@@ -78,7 +78,8 @@ export type BalancerOption = BalancerPolicyName | HeaderHashPolicy | CookiePolic
 /**
  * A header rule value: a string (placeholders such as `{addr}` or `{header.NAME}` are
  * expanded), `null` to remove the header, or a function of the request returning the value
- * (`undefined` leaves the header as it is). A function that throws is handed to `next(err)`.
+ * (`undefined` leaves the header as it is). A function that throws is handed to `next(err)`;
+ * it must be synchronous (a returned Promise is a TypeError naming the rule).
  */
 export type HeaderValue = string | null | ((req: IncomingMessage) => string | undefined);
 
@@ -175,6 +176,11 @@ export interface UpstreamResponse extends Readable {
  * Runs after upstream headers arrive, before anything is sent to the client. Mutate
  * `proxyRes.statusCode` / `proxyRes.headers`, or return a new body. A throw or rejection
  * becomes a `RESPONSE_HOOK_FAILED` (502) error.
+ *
+ * With a new body, `Content-Length` is fixed (removed for a Readable), `Transfer-Encoding`
+ * removed, and `proxyRes.headers['content-encoding']` after the hook decides the
+ * Content-Encoding: the upstream's value unchanged → dropped; a different value, or one set
+ * where the upstream sent none → kept; removed → stays removed.
  */
 export type ModifyResponse = (
   proxyRes: UpstreamResponse,
@@ -212,8 +218,12 @@ export interface ProxyConfig {
   rewrite?: Record<string, string>;
   /** Regex rewrite rules with `$1…$n` captures, tried after the glob rules. @default none */
   regexRewrite?: Array<[RegExp, string]>;
-  /** Return true to skip proxying (`next()` is called). @default none */
-  skip?: (req: IncomingMessage) => boolean;
+  /**
+   * Return true to skip proxying (`next()` is called). May be async: a returned promise is
+   * awaited (a synchronous function costs no promise). A throw or rejection is handed to
+   * `next(err)`; for a WebSocket upgrade it answers 500. @default none
+   */
+  skip?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /** Path prefixes (whole segments) that are not proxied. @default none */
   except?: string[];
 

@@ -8,11 +8,13 @@ import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError } from '../config/validate.js';
 import type { ConfigError } from '../errors/config-error.js';
+import { panicCandidates } from './passive-panic.js';
 import { createTarget, isAvailable, type LiveTarget } from './target.js';
 
 /**
  * A load-balancing policy: picks one of `candidates`, which are already filtered to available
- * targets (healthy, not full, not excluded, weight > 0) and never empty. Called synchronously
+ * targets (healthy, not full, not excluded, weight > 0; in passive health's panic mode,
+ * passive marks are ignored) and never empty. Called synchronously
  * once per `next()`; the array is reused between calls, so a chooser must not keep it.
  */
 export type Chooser = (candidates: readonly LiveTarget[], req: IncomingMessage) => LiveTarget | undefined;
@@ -116,6 +118,8 @@ export function createBalancer(inputs: readonly TargetInput[], chooser: Chooser,
         const t = list[i] as LiveTarget;
         if (isAvailable(t, exclude)) scratch[n++] = t;
       }
+      // Nothing available: passive health's panic mode, if passive marks are what stands in the way.
+      if (n === 0) n = panicCandidates(list, exclude, scratch);
       scratch.length = n;
       return n === 0 ? undefined : chooser(scratch, req);
     },

@@ -4,6 +4,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 
+const EMPTY = Buffer.alloc(0);
+
 /** True when a parser read the request stream and left the result on `req.body`. */
 export function hasParsedBody(req: IncomingMessage): boolean {
   return req.readableEnded && (req as { body?: unknown }).body !== undefined;
@@ -28,16 +30,73 @@ function encodeForm(body: Record<string, unknown>): string {
   return out.join('&');
 }
 
+const JSON_TYPE = /^\s*application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
 /**
- * The bytes to send for a parsed body: a Buffer (raw) as is, a string (text) as UTF-8, an
- * object as form encoding when the request was a form, else JSON.
+ * How many bytes `text` takes in `charset`, for the charsets a JSON parser accepts
+ * (body-parser refuses every charset but `utf-*` with 415); undefined for any other
+ * charset, which only a text parser would have decoded.
+ */
+function encodedLength(text: string, charset: string): number | undefined {
+  const name = charset.toLowerCase();
+  if (name === '' || name === 'utf-8' || name === 'utf8') return Buffer.byteLength(text, 'utf8');
+  if (name.startsWith('utf-16')) return Buffer.byteLength(text, 'utf16le');
+  if (name.startsWith('utf-32')) return Array.from(text).length * 4;
+  return undefined;
+}
+
+/**
+ * Whether a string `req.body` under a JSON Content-Type is the client's JSON text itself
+ * (`express.text({ type: 'application/json' })`) rather than a JSON string value that
+ * `express.json({ strict: false })` decoded from `"…"` (issue 12). The text parser keeps
+ * every byte, so the string re-encoded in the request's charset has the original
+ * Content-Length; a decoded JSON string is always shorter than its source (the quotes, and
+ * no escape is shorter than the character it stands for). Without a usable length (chunked
+ * or compressed upload) a string that is itself valid JSON is taken for the text.
+ */
+function isRawJsonText(req: IncomingMessage, body: string, type: string): boolean {
+  const charset = CHARSET.exec(type)?.[1] ?? '';
+  const length = req.headers['content-length'];
+  const encoding = req.headers['content-encoding'];
+  if (length !== undefined && (encoding === undefined || encoding.toLowerCase() === 'identity')) {
+    const expected = encodedLength(body, charset);
+    return expected === undefined || expected === Number(length);
+  }
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `body` is what a parser makes of an empty request (`{}` from express.json(), `''`
+ * from text()), so nothing was sent and nothing should be; a middleware that filled it in
+ * after the parser still has its value sent.
+ */
+function isNothingParsed(body: unknown): boolean {
+  if (body === '') return true;
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0;
+}
+
+/**
+ * The bytes to send for a parsed body, carrying the value the client sent: nothing when
+ * the client sent `Content-Length: 0` and `req.body` is still the parser's `{}` or `''`, a Buffer (raw)
+ * as is, a string as UTF-8 unless it is a JSON string value (then `"…"` again), an object
+ * as form encoding when the request was a form, else JSON.
  */
 export function serializeParsedBody(req: IncomingMessage): Buffer {
   const body = (req as { body?: unknown }).body;
+  if (req.headers['content-length'] === '0' && isNothingParsed(body)) return EMPTY;
   if (Buffer.isBuffer(body)) return body;
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
   const type = req.headers['content-type'] ?? '';
+  if (typeof body === 'string') {
+    const json = JSON_TYPE.test(type) && !isRawJsonText(req, body, type);
+    return Buffer.from(json ? JSON.stringify(body) : body, 'utf8');
+  }
   if (type.includes('application/x-www-form-urlencoded') && typeof body === 'object' && body !== null) {
     return Buffer.from(encodeForm(body as Record<string, unknown>), 'utf8');
   }

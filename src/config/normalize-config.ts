@@ -3,6 +3,7 @@
  * compiles rules once, so the per-request path reads plain resolved values.
  */
 import { isIP } from 'node:net';
+import { trustForwardedProto } from '../balancer/policies/cookie.js';
 import { resolveBalancer } from '../balancer/resolve-balancer.js';
 import { setTargetDefaults } from '../balancer/balancer.js';
 import { compileTrustProxy } from '../headers/forwarded.js';
@@ -274,9 +275,10 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   rejectUnknownKeys('', raw, KNOWN_OPTIONS, foreignOptionError);
   const template = resolveTemplate(config.to);
   const balancer = resolveBalancerOption(config, resolveTargets(config, template));
+  const isTrusted = compileTrustProxy(config.trustProxy === undefined ? DEFAULTS.trustProxy : config.trustProxy);
   const timeouts = { min: 1, integer: true, example: '' };
   const retrying = resolveRetrying(config);
-  return Object.freeze({
+  const resolved: ResolvedConfig = Object.freeze({
     ...retrying,
     balancer,
     template,
@@ -284,7 +286,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     skip: compileSkip(config.skip, config.except),
     headerPlan: Object.freeze({
       xfwd: booleanOption('xfwd', config.xfwd, DEFAULTS.xfwd),
-      isTrusted: compileTrustProxy(config.trustProxy === undefined ? DEFAULTS.trustProxy : config.trustProxy),
+      isTrusted,
       rules: compileHeaderRules(config.headers, 'headers'),
     }),
     responseRules: compileHeaderRules(config.responseHeaders, 'responseHeaders'),
@@ -310,4 +312,8 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     tls: resolveTls(config.tls),
     ws: booleanOption('ws', config.ws, DEFAULTS.ws),
   });
+  // Only once the whole config is valid: a user's balancer instance is not touched by a
+  // proxy() call that throws.
+  trustForwardedProto(balancer, isTrusted);
+  return resolved;
 }

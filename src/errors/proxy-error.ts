@@ -21,6 +21,13 @@ export interface ProxyErrorInit {
   cause?: unknown;
 }
 
+/**
+ * Marks every ProxyError, whichever copy of switchyard made it: `Symbol.for` keys are shared
+ * by the whole process, while the ESM and the CommonJS build (or two installs) each have
+ * their own class.
+ */
+const BRAND = Symbol.for('switchyard.ProxyError');
+
 /** The one error type switchyard reports: a stable `code`, the `status` it maps to, and context. */
 export class ProxyError extends Error {
   readonly code: ProxyErrorCode;
@@ -41,4 +48,17 @@ export class ProxyError extends Error {
     this.attempts = init.attempts ?? 0;
     this.connected = init.connected ?? false;
   }
+
+  /**
+   * `err instanceof ProxyError` holds for a ProxyError from any copy of switchyard in the
+   * process, so an app that mixes `import` and `require` can use the check the docs
+   * recommend (issue 12; undici brands its errors the same way). A subclass keeps the
+   * ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ProxyError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
 }
+
+Object.defineProperty(ProxyError.prototype, BRAND, { value: true });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { configError } from '../config/validate.js';
+import { isThenable, syncCallbackError } from '../errors/sync-callback.js';
 import type { RequestContext } from '../request-context.js';
 import { compilePlaceholders, hasPlaceholder, type RenderPlaceholders } from '../routing/placeholders.js';
 import type { HeaderRules } from '../types.js';
@@ -106,11 +107,17 @@ export function compileHeaderRules(
   return { remove, constants, templates, functions };
 }
 
-/** Calls a function rule: `undefined` keeps the header, `null` removes it, a string is escaped. */
+/**
+ * Calls a function rule: `undefined` keeps the header, `null` removes it, a string is
+ * escaped. Anything else, a Promise included, is a TypeError naming the rule.
+ */
 function callRule(rule: FunctionHeaderRule, req: IncomingMessage): string | null | undefined {
   const value = rule.fn(req);
   if (value === undefined || value === null) return value;
   if (typeof value === 'string') return escapeHeaderValue(value);
+  if (isThenable(value)) {
+    throw syncCallbackError(rule.label, value, 'return a string (compute async values in a middleware before the proxy)');
+  }
   throw new TypeError(
     `switchyard: ${rule.label} returned ${typeof value}; return a string, or undefined to leave the header as it is`,
   );

@@ -66,20 +66,28 @@ function isConnection(name: string): boolean {
   return name.length === 10 && name.toLowerCase() === 'connection';
 }
 
-// Lengths of the HOP_BY_HOP names: most response headers are ruled out without lowercasing.
-const HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP].map((n) => n.length));
+/**
+ * Upstream response headers never relayed: the hop-by-hop ones, and `Alt-Svc` (RFC 7838),
+ * which advertises the upstream's own alternative endpoints (HTTP/3, another port): a client
+ * that followed it would bypass the proxy, or fail to reach an internal address. Caddy drops
+ * it too. A `responseHeaders` rule can still set the proxy's own.
+ */
+const NOT_RELAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'alt-svc']);
+
+// Lengths of the NOT_RELAYED names: most response headers are ruled out without lowercasing.
+const NOT_RELAYED_LENGTHS: ReadonlySet<number> = new Set([...NOT_RELAYED].map((n) => n.length));
 
 /**
  * Upstream response headers for the client as a flat `[name, value, …]` list in the
- * upstream's letter case, without hop-by-hop headers and the names its `Connection` lists.
- * One pass; a second, in place, only when `Connection` lists extra names.
+ * upstream's letter case, without hop-by-hop headers, the names its `Connection` lists, and
+ * `Alt-Svc`. One pass; a second, in place, only when `Connection` lists extra names.
  */
 export function filterResponseHeaders(rawHeaders: string[]): string[] {
   const out: string[] = [];
   let listed: string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) {
+    if (NOT_RELAYED_LENGTHS.has(name.length) && NOT_RELAYED.has(name.toLowerCase())) {
       if (isConnection(name)) {
         const tokens = connectionTokens(rawHeaders[i + 1]);
         if (tokens !== undefined) listed = listed === undefined ? tokens : listed.concat(tokens);

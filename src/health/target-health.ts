@@ -58,3 +58,12 @@ export function markUp(target: ProxyTarget, source: HealthSource): void {
 export function downMarks(target: ProxyTarget, source: HealthSource): number {
   return marks.get(countersOf(target))?.[source] ?? 0;
 }
+
+/**
+ * Whether passive health is all that holds `target` down: marked by passive health and by no
+ * active check (for passive health's panic mode, balancer/passive-panic.ts).
+ */
+export function isDownOnlyByPassive(target: ProxyTarget): boolean {
+  const m = marks.get(countersOf(target));
+  return m !== undefined && m.active === 0 && m.passive > 0;
+}

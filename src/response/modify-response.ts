@@ -1,5 +1,5 @@
 /** Runs the user's `modifyResponse` hook and normalises what it returns. */
-import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProxyError } from '../errors/proxy-error.js';
 import type { BodyLike, ModifyResponse, ProxyTarget, UpstreamResponse } from '../types.js';
@@ -17,36 +17,12 @@ function toReplacement(body: void | BodyLike): ReplacementBody {
 }
 
 /**
- * Watches `headers['content-encoding']` while the hook runs, so a hook that assigns it — even
- * the upstream's own value, after re-compressing the body — is told apart from one that left it
- * alone (comparing values cannot). The returned function restores a plain data property and
- * tells whether the hook assigned the header (deleting and re-adding it counts).
- */
-function watchEncoding(headers: IncomingHttpHeaders): () => boolean {
-  let value = headers['content-encoding'];
-  let assigned = false;
-  const get = (): string | undefined => value;
-  Object.defineProperty(headers, 'content-encoding', {
-    configurable: true,
-    enumerable: true,
-    get,
-    set: (v: string | undefined) => {
-      value = v;
-      assigned = true;
-    },
-  });
-  return () => {
-    if (Object.getOwnPropertyDescriptor(headers, 'content-encoding')?.get !== get) return true;
-    delete headers['content-encoding'];
-    if (value !== undefined) headers['content-encoding'] = value;
-    return assigned;
-  };
-}
-
-/**
  * Calls the hook. With a replacement body the framing headers are fixed on `proxyRes.headers`:
- * Content-Length set for bytes (removed for a stream), Content-Encoding dropped unless the hook
- * set it. A throw or rejection becomes `RESPONSE_HOOK_FAILED`.
+ * Content-Length set for bytes (removed for a stream), Transfer-Encoding removed, and
+ * Content-Encoding by one rule read from the headers after the hook (issue 12): still the
+ * value the upstream sent → dropped (it described the old body); a different value, or one
+ * where the upstream sent none → kept (the hook encoded its body); removed → stays removed.
+ * A throw or rejection becomes `RESPONSE_HOOK_FAILED`.
  */
 export async function runModifyResponse(
   hook: ModifyResponse,
@@ -55,10 +31,7 @@ export async function runModifyResponse(
   res: ServerResponse,
   info: { target: ProxyTarget; attempts: number },
 ): Promise<ReplacementBody> {
-  const watched = proxyRes.headers;
-  const encoding = watched['content-encoding'];
-  const stopWatching = encoding === undefined ? undefined : watchEncoding(watched);
-  let encodingAssigned = false;
+  const upstreamEncoding = proxyRes.headers['content-encoding'];
   const { statusCode, statusMessage } = proxyRes;
   let body: ReplacementBody;
   try {
@@ -69,14 +42,10 @@ export async function runModifyResponse(
     }
   } catch (cause) {
     throw new ProxyError('RESPONSE_HOOK_FAILED', 'modifyResponse failed', { ...info, connected: true, cause });
-  } finally {
-    encodingAssigned = stopWatching?.() ?? false;
   }
   if (body === undefined) return undefined;
   const headers = proxyRes.headers;
-  // A hook that replaced the headers object: only a value change shows it set the header.
-  const keepEncoding = headers === watched ? encodingAssigned : headers['content-encoding'] !== encoding;
-  if (!keepEncoding) delete headers['content-encoding'];
+  if (headers['content-encoding'] === upstreamEncoding) delete headers['content-encoding'];
   delete headers['transfer-encoding'];
   if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
   else delete headers['content-length'];

@@ -3,15 +3,20 @@
  * choice checked against our health marks and `maxConns`, which it cannot see.
  */
 import type { IncomingMessage } from 'node:http';
+import { isUsableIgnoringPassive } from '../balancer/passive-panic.js';
 import { countersOf, isAvailable, isLiveTarget } from '../balancer/target.js';
+import { isThenable, syncCallbackError } from '../errors/sync-callback.js';
 import type { Balancer, ProxyTarget } from '../types.js';
 
 /**
  * Whether `t` may be sent to now. Our balancers only return such targets; a custom balancer
  * cannot see our health marks or `maxConns`, so its choice is checked here.
+ * @throws TypeError naming `balancer.next` when it returned a Promise (an `async next`).
  */
 function isUsable(t: ProxyTarget, maxConns: number): boolean {
-  if (isLiveTarget(t)) return isAvailable(t);
+  // Our balancers return a target held down by passive marks only in panic mode.
+  if (isLiveTarget(t)) return isAvailable(t) || isUsableIgnoringPassive(t, maxConns);
+  if (isThenable(t)) throw syncCallbackError('balancer.next', t, 'return a target of balancer.targets, or undefined');
   const c = countersOf(t);
   return t.healthy !== false && c.healthy && c.active < maxConns;
 }
@@ -38,13 +43,18 @@ export function pickTarget(
   if (target === undefined || isUsable(target, maxConns)) return target;
   // Exclude the unusable choice and ask again; the exclude set exists only on this rare path.
   // Bounded by the target count, and a target returned twice ends it (a balancer ignoring
-  // `exclude` cannot loop us): NO_UPSTREAM then, as when every target is down or full.
+  // `exclude` cannot loop us): NO_UPSTREAM then, as when every target is down or full
+  // (unless passive marks alone held a choice back: see `panic`).
   const skipped = new Set<ProxyTarget>();
   const limit = balancer.targets.length;
+  // Passive health's panic mode for a custom balancer, which cannot see our marks: its first
+  // choice held back by passive marks alone is sent to when no choice is usable.
+  let panic: ProxyTarget | undefined;
   do {
+    if (panic === undefined && isUsableIgnoringPassive(target, maxConns)) panic = target;
     skipped.add(target);
-    if (skipped.size > limit) return undefined;
+    if (skipped.size > limit) return panic;
     target = askAgain(balancer, req, tried, skipped);
   } while (target !== undefined && !skipped.has(target) && !isUsable(target, maxConns));
-  return target === undefined || skipped.has(target) ? undefined : target;
+  return target === undefined || skipped.has(target) ? panic : target;
 }

@@ -12,7 +12,7 @@ import { escapeHeaderValue } from '../headers/header-rules.js';
 import { buildUpstreamHeaders, hasInvalidHeaderName } from '../headers/upstream-headers.js';
 import { NO_BODY } from '../body/request-body.js';
 import type { ProxiedRequest } from '../proxied-request.js';
-import { hasControlChars, resolveSafePath } from './safe-path.js';
+import { hasControlChars, resolveSafePath, resolveTemplatePath } from './safe-path.js';
 import { splitPathQuery } from './upstream-url.js';
 
 /** Returned by {@link routeRequest} when `skip` or `except` says the request is not proxied. */
@@ -61,20 +61,34 @@ function finalUpstreamPath(cfg: RouteConfig, ctx: ProxiedRequest): string | unde
   const rendered = splitPathQuery(cfg.template.render(ctx));
   // `{path}` is already resolved, so a dot segment here comes from a value such as
   // `{header.x}` = `..`: refuse it rather than let request data move the template's segments.
-  return resolveSafePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
+  return resolveTemplatePath(rendered.path) === rendered.path ? rendered.path + rendered.query : undefined;
 }
+
+/** What {@link routeRequest} decides. */
+export type RouteResult = ProxiedRequest | ProxyError | typeof SKIP;
 
 /**
  * Routes `req` (its `req.url` as the caller sees it: mount-relative under Express): a
  * `BAD_REQUEST` error for an unsafe path, {@link SKIP} for a skipped one, else the routed
- * request. A throwing user function (`skip`, a header function) propagates to the caller.
+ * request. A Promise of that only when `skip` returned a promise: a synchronous `skip` (or
+ * none) keeps the whole step synchronous. A throwing user function (`skip`, a header
+ * function) propagates to the caller, a rejecting `skip` rejects.
  */
-export function routeRequest(cfg: RouteConfig, req: IncomingMessage): ProxiedRequest | ProxyError | typeof SKIP {
+export function routeRequest(cfg: RouteConfig, req: IncomingMessage): RouteResult | Promise<RouteResult> {
   const { path, query } = splitPathQuery(req.url ?? '/');
   const safePath = resolveSafePath(path);
   if (safePath === undefined || hasControlChars(query)) return badRequest();
   if (hasInvalidHeaderName(req)) return new ProxyError('BAD_REQUEST', 'request header name is not a token');
-  if (cfg.skip !== undefined && cfg.skip(req, safePath)) return SKIP;
+  if (cfg.skip !== undefined) {
+    const skipped = cfg.skip(req, safePath);
+    if (skipped === true) return SKIP;
+    if (skipped !== false) return skipped.then((s) => (s ? SKIP : routeUnskipped(cfg, req, safePath, query)));
+  }
+  return routeUnskipped(cfg, req, safePath, query);
+}
+
+/** The rest of {@link routeRequest} once `skip` said no. */
+function routeUnskipped(cfg: RouteConfig, req: IncomingMessage, safePath: string, query: string): ProxiedRequest | ProxyError {
   const ctx = createContext(req, safePath, query);
   const upstreamPath = finalUpstreamPath(cfg, ctx);
   if (upstreamPath === undefined) return badRequest();

@@ -26,6 +26,12 @@ const HIDDEN_SEPARATOR_SPLIT = /\\|%5c|%2f|;|%3b/gi;
  * Never valid UTF-8, and the classic traversal of decoders that accept them anyway.
  */
 const OVERLONG = /%c0%[26ae][ef]|%c1%[159d]c|%e0%80%a[ef]|%e0%81%9c|%f0%80%80%a[ef]|%f0%80%81%9c/i;
+/**
+ * A percent-encoded control character (`%00`–`%1F`, `%7F`): upstreams decode the path before
+ * using it, and C code truncates at `%00` (a check on `/a%00.png` passes, the file opened is
+ * `/a`); CR/LF end up in logs and redirects. nginx answers 400 to `%00` too (issue 12).
+ */
+const ENCODED_CONTROL = /%(?:[01][0-9a-f]|7f)/i;
 
 /**
  * True when `s` holds a raw control character (0x00–0x1F or 0x7F). Use it on query strings,
@@ -68,13 +74,27 @@ function hidesDotSegment(segment: string): boolean {
  * `.%2e`) in a raw request path (no query), keeping a trailing slash: `/a/b/..` → `/a/`.
  *
  * Returns `undefined` (answer 400 `BAD_REQUEST`) when the path does not start with `/`
- * (absolute form, authority form, `*`), would climb above `/`, holds a raw control character
- * or space, hides a `.` or `..` behind a backslash, `%5C`, `%2F`, `;` or `%3B` inside one
- * segment (`..%2F..`, `..;/`), or spells `.`, `/` or `\` in overlong UTF-8 (`%c0%ae`). Encoded
- * slashes are otherwise passed through, and `%252e` is not a dot. A path with no `%`, no `\`
- * and no `.` at a segment start is returned as is, without allocating.
+ * (absolute form, authority form, `*`), would climb above `/`, holds a control character
+ * (raw, or percent-encoded `%00`–`%1F`, `%7F`) or a raw space, hides a `.` or `..` behind a
+ * backslash, `%5C`, `%2F`, `;` or `%3B` inside one segment (`..%2F..`, `..;/`), or spells
+ * `.`, `/` or `\` in overlong UTF-8 (`%c0%ae`). Encoded slashes are otherwise passed through,
+ * and `%252e` is not a dot. A path with no `%`, no `\` and no `.` at a segment start is
+ * returned as is, without allocating.
  */
 export function resolveSafePath(path: string): string | undefined {
+  return resolvePath(path, true);
+}
+
+/**
+ * {@link resolveSafePath} for a rendered `to` template, which percent-encodes request values
+ * on purpose (`{header.x}` holding CR LF becomes `%0D%0A`, one harmless segment): the same
+ * checks, except that encoded control characters are allowed.
+ */
+export function resolveTemplatePath(path: string): string | undefined {
+  return resolvePath(path, false);
+}
+
+function resolvePath(path: string, refuseEncodedControls: boolean): string | undefined {
   if (path.charCodeAt(0) !== SLASH) return undefined;
   let suspicious = false;
   for (let i = 1; i < path.length; i++) {
@@ -85,7 +105,7 @@ export function resolveSafePath(path: string): string | undefined {
     if (c === PERCENT || c === BACKSLASH || (c === DOT && path.charCodeAt(i - 1) === SLASH)) suspicious = true;
   }
   if (!suspicious) return path;
-  if (OVERLONG.test(path)) return undefined;
+  if (OVERLONG.test(path) || (refuseEncodedControls && ENCODED_CONTROL.test(path))) return undefined;
 
   const segments = path.slice(1).split('/');
   const out: string[] = [];

@@ -4,10 +4,20 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { configError } from '../config/validate.js';
+import { isThenable } from '../errors/sync-callback.js';
 import { escapeRegExp } from './escape-regexp.js';
 
-/** True when the request is not proxied. `path` is the mount-relative path (`req.url` without query). */
-export type SkipCheck = (req: IncomingMessage, path: string) => boolean;
+/**
+ * True when the request is not proxied; a Promise only when the user's `skip` returned one.
+ * `path` is the mount-relative path (`req.url` without query).
+ */
+export type SkipCheck = (req: IncomingMessage, path: string) => boolean | Promise<boolean>;
+
+/** The user's answer as a boolean, awaited when it is a promise (an `async` skip, issue 12). */
+function callSkip(skip: (req: IncomingMessage) => unknown, req: IncomingMessage): boolean | Promise<boolean> {
+  const result = skip(req);
+  return isThenable(result) ? Promise.resolve(result).then(Boolean) : Boolean(result);
+}
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -35,13 +45,14 @@ function compileExcept(except: unknown): RegExp | undefined {
 
 /**
  * Compiles `skip` and `except` into one check, or `undefined` when neither is set. `except`
- * is tried first so excluded paths never reach user code. A throwing `skip` propagates: the
- * caller hands it to `next(err)`.
+ * is tried first so excluded paths never reach user code. A synchronous `skip` gives a
+ * boolean (no promise is made); one that returns a promise gives a promise of a boolean. A
+ * throwing `skip` propagates and a rejecting one rejects: the caller hands either to `next(err)`.
  *
  * @throws ConfigError (`switchyard: skip …` / `switchyard: except …`) on invalid options.
  */
 export function compileSkip(
-  skip: ((req: IncomingMessage) => boolean) | undefined,
+  skip: ((req: IncomingMessage) => boolean | Promise<boolean>) | undefined,
   except: string[] | undefined,
 ): SkipCheck | undefined {
   if (skip !== undefined && typeof skip !== 'function') {
@@ -49,6 +60,6 @@ export function compileSkip(
   }
   const excepted = except === undefined ? undefined : compileExcept(except);
   if (skip === undefined) return excepted === undefined ? undefined : (_req, path) => excepted.test(path);
-  if (excepted === undefined) return (req) => Boolean(skip(req));
-  return (req, path) => excepted.test(path) || Boolean(skip(req));
+  if (excepted === undefined) return (req) => callSkip(skip, req);
+  return (req, path) => excepted.test(path) || callSkip(skip, req);
 }

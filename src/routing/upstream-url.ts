@@ -6,11 +6,16 @@
 /**
  * Splits a raw request target into path and query. The query keeps its leading `?` (a lone
  * trailing `?` stays `'?'`) so it is forwarded byte for byte; `''` when there is none.
+ * A fragment (`#…`) is dropped: it is never part of an HTTP request target (RFC 9110 §7.1),
+ * yet Node accepts one and would forward it glued to the query. An empty path (`?a=1` set as
+ * `req.url`, or a rewrite to `''`) is `/`, as RFC 3986 §6.2.3 normalises it.
  */
 export function splitPathQuery(url: string): { path: string; query: string } {
-  const q = url.indexOf('?');
-  if (q === -1) return { path: url, query: '' };
-  return { path: url.slice(0, q), query: url.slice(q) };
+  const hash = url.indexOf('#');
+  const target = hash === -1 ? url : url.slice(0, hash);
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  return { path: path === '' ? '/' : path, query: q === -1 ? '' : target.slice(q) };
 }
 
 /**

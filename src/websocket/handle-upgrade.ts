@@ -20,7 +20,7 @@ import { filterResponseHeaders } from '../headers/upstream-headers.js';
 import type { HttpDeps } from '../http-attempt.js';
 import type { ProxiedRequest } from '../proxied-request.js';
 import { streamBody, writeUpstreamHead } from '../response/write-response.js';
-import { routeRequest, SKIP } from '../routing/route-request.js';
+import { routeRequest, SKIP, type RouteResult } from '../routing/route-request.js';
 import { answerStatus, socketResponse, switchingProtocolsHead } from './socket-response.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { runUpgradeAttempts, type UpgradeAnswer } from './upgrade-attempt.js';
@@ -146,20 +146,30 @@ export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, stat
     socket.on('error', ignoreError);
     if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
     if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
-    let p: ProxiedRequest | ProxyError | typeof SKIP;
+    let routed: RouteResult | Promise<RouteResult>;
     try {
-      p = routeRequest(d.cfg, req);
+      routed = routeRequest(d.cfg, req);
     } catch {
       // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
       return answerStatus(req, socket, 500);
     }
-    if (p === SKIP) return answerStatus(req, socket, 404);
-    if (p instanceof ProxyError) return answerError(req, socket, p);
-    proxyUpgrade(deps, p, socket, head).catch(() => {
-      // balancer.next or retryFilter threw before anything was sent.
-      answerStatus(req, socket, 500);
-    });
+    // An async skip: wait for it; a rejection answers 500 as a throw does.
+    if (routed instanceof Promise) {
+      routed.then((r) => upgradeRouted(deps, req, socket, head, r)).catch(() => answerStatus(req, socket, 500));
+      return;
+    }
+    upgradeRouted(deps, req, socket, head, routed);
   };
+}
+
+/** The upgrade once routed (skip answered): 404 when skipped, the error answer, or the attempts. */
+function upgradeRouted(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer, routed: RouteResult): void {
+  if (routed === SKIP) return answerStatus(req, socket, 404);
+  if (routed instanceof ProxyError) return answerError(req, socket, routed);
+  proxyUpgrade(deps, routed, socket, head).catch(() => {
+    // balancer.next or retryFilter threw before anything was sent.
+    answerStatus(req, socket, 500);
+  });
 }
 
 /** `mw.upgrade` when `ws` is off: 501, then the socket is closed. */

@@ -225,6 +225,37 @@ describe('a custom Balancer implementation', () => {
     expect(JSON.parse(reply.body)).toMatchObject({ error: { code: 'NO_UPSTREAM', status: 503 } });
     expect(ups[0]!.requests.some((r) => r.url === '/x' && r.headers['x-pick'] === 'nobody')).toBe(false);
   });
+
+  it('an async balancer.next fails clearly naming balancer.next (handed to next(err)), nothing is sent', async () => {
+    class AsyncPick extends PickByHeader {
+      override next(req: IncomingMessage): ProxyTarget | undefined {
+        // What `async next()` does in plain JavaScript; the rejection must not go unhandled.
+        const answer = req.headers['x-reject'] === '1' ? Promise.reject(new Error('late')) : Promise.resolve(this.list[0]);
+        return answer as unknown as ProxyTarget;
+      }
+    }
+    const mine = new AsyncPick();
+    mine.add(ups[0]!.url);
+    const before = ups[0]!.requests.length;
+    const errors: unknown[] = [];
+    const app = express();
+    app.use('/api', proxyFor({ balancer: mine }));
+    app.use(((err, _req, res, _next) => {
+      errors.push(err);
+      res.status(500).end();
+    }) as express.ErrorRequestHandler);
+    const server = track(await listen(app));
+    for (const reject of ['0', '1']) {
+      expect((await send(`${server.url}/api/async-next`, { 'x-reject': reject })).status).toBe(500);
+    }
+    expect(errors).toHaveLength(2);
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err).not.toBeInstanceOf(ProxyError);
+      expect((err as Error).message).toMatch(/^switchyard: balancer\.next returned a Promise/);
+    }
+    expect(ups[0]!.requests.length).toBe(before);
+  });
 });
 
 describe('failover and run-time changes', () => {

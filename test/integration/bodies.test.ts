@@ -344,6 +344,88 @@ describe('bodies consumed by a body parser are re-sent from req.body', () => {
   });
 });
 
+describe('a parsed JSON body is re-sent as the same JSON value (issue 12)', () => {
+  /** Posts `raw` as application/json through `parser` and the proxy; returns what the upstream saw. */
+  async function postJson(parser: express.RequestHandler, raw: string | string[], headers: Record<string, string> = {}) {
+    const up = track(await startUpstream());
+    const mw = track(proxy({ targets: up.url }));
+    const front = track(await listen(appWith(parser, mw)));
+    const reply = await sendRequest(`${front.url}/api/value`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: raw,
+    });
+    expect(reply.status).toBe(200);
+    return expectReframed(up);
+  }
+
+  it.each([
+    ['a JSON string', '"hello"'],
+    ['an empty JSON string', '""'],
+    ['a JSON string that is itself JSON text', '"{\\"a\\":1}"'],
+    ['a JSON string with escapes', '"caf\\u00e9 \\"q\\""'],
+    ['a number', '42'],
+    ['null', 'null'],
+  ])('express.json({ strict: false }) with %s: the upstream gets the same JSON value', async (_, raw) => {
+    const seen = await postJson(express.json({ strict: false }), raw);
+    expect(JSON.parse(seen.body.toString('utf8'))).toEqual(JSON.parse(raw));
+  });
+
+  it('express.json({ strict: false }) with a chunked JSON string: the upstream gets the same JSON value', async () => {
+    const seen = await postJson(express.json({ strict: false }), ['"hel', 'lo"']);
+    expect(seen.body.toString('utf8')).toBe('"hello"');
+  });
+
+  it('express.json({ strict: false }) with a UTF-16 JSON string: the upstream gets the same JSON value', async () => {
+    const up = track(await startUpstream());
+    const mw = track(proxy({ targets: up.url }));
+    const front = track(await listen(appWith(express.json({ strict: false }), mw)));
+    const reply = await sendRequest(`${front.url}/api/value`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-16le' },
+      body: Buffer.from('"héllo"', 'utf16le'),
+    });
+    expect(reply.status).toBe(200);
+    const seen = expectReframed(up);
+    expect(seen.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(seen.body.toString('utf8')).toBe('"héllo"');
+  });
+
+  it('Content-Length: 0 behind express.json() arrives empty, not as {}', async () => {
+    const seen = await postJson(express.json(), '', { 'content-length': '0' });
+    expect(seen.body.length).toBe(0);
+    expect(seen.headers['content-length']).toBe('0');
+  });
+
+  it('Content-Length: 0 behind express.json() with req.body filled in by a middleware: the upstream gets that value', async () => {
+    const up = track(await startUpstream());
+    const mw = track(proxy({ targets: up.url }));
+    const app = express();
+    app.use('/api', express.json(), (req, _res, next) => {
+      (req.body as Record<string, unknown>).added = true;
+      next();
+    }, mw);
+    const front = track(await listen(app));
+    const reply = await sendRequest(`${front.url}/api/value`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+      body: '',
+    });
+    expect(reply.status).toBe(200);
+    expect(expectReframed(up).body.toString('utf8')).toBe('{"added":true}');
+  });
+
+  it.each([
+    ['an object', '{"a": [1, 2]}'],
+    ['a JSON string', '"hello"'],
+    ['text that is not JSON', 'hello'],
+    ['non-ASCII JSON', '{"name":"Jörg ✓"}'],
+  ])('express.text({ type: application/json }) with %s: the upstream gets the same bytes', async (_, raw) => {
+    const seen = await postJson(express.text({ type: 'application/json' }), raw);
+    expect(seen.body.toString('utf8')).toBe(raw);
+  });
+});
+
 describe('a body the parser did not match streams through untouched', () => {
   it('text/plain behind express.json(): same bytes, same Content-Length', async () => {
     const up = track(await startUpstream());

@@ -128,6 +128,24 @@ describe('headers: rules on the upstream request', () => {
   });
 });
 
+describe('header functions returning a promise (issue 12)', () => {
+  it.each(['headers', 'responseHeaders'] as const)(
+    'an async function in %s fails with a TypeError naming the option, handed to next(err)',
+    async (option) => {
+      const up = await upstream();
+      const asyncRule = (async () => 'late') as unknown as () => string;
+      const rejecting = (() => Promise.reject(new Error('late and wrong'))) as unknown as () => string;
+      const { front } = await serve({ targets: up.url, [option]: { 'X-Async': asyncRule } });
+      const reply = await send(front.url, { path: '/api/x' });
+      expect(reply.status).toBe(500);
+      expect(reply.body).toBe(`express-error: switchyard: ${option}['X-Async'] returned a Promise; it must answer synchronously: return a string (compute async values in a middleware before the proxy)`);
+      // A rejecting promise is dropped, never an unhandled rejection.
+      const other = await serve({ targets: up.url, [option]: { 'X-Reject': rejecting } });
+      expect((await send(other.front.url, { path: '/api/y' })).body).toMatch(/^express-error: switchyard: \w+\['X-Reject'\] returned a Promise/);
+    },
+  );
+});
+
 describe('responseHeaders: rules on the client response', () => {
   it('sets constants, templates and function values in the user spelling; null removes an upstream header', async () => {
     const up = await upstream((_req, res) => {
@@ -345,6 +363,25 @@ describe('hop-by-hop headers on the response', () => {
     expect(String(reply.headers['keep-alive'] ?? '')).not.toMatch(/99|max=7/);
     expect(String(reply.headers.connection ?? '')).not.toMatch(/x-internal/i);
     expect(reply.headers['x-public']).toBe('visible');
+  });
+});
+
+describe('Alt-Svc on the response (issue 12)', () => {
+  it('Alt-Svc removed from upstream responses; a responseHeaders rule can set the proxy\'s own', async () => {
+    const up = await upstream((_req, res) => {
+      res.setHeader('Alt-Svc', 'h3=":8443"; ma=86400');
+      res.setHeader('X-Public', 'visible');
+      res.end('ok');
+    });
+    const plain = await serve({ targets: up.url });
+    const reply = await send(plain.front.url, { path: '/api/x' });
+    expect(reply.status).toBe(200);
+    expect(rawNames(reply.rawHeaders).map((n) => n.toLowerCase())).not.toContain('alt-svc');
+    expect(reply.headers['x-public']).toBe('visible');
+
+    const ruled = await serve({ targets: up.url, responseHeaders: { 'Alt-Svc': 'h3=":443"' } });
+    const own = await send(ruled.front.url, { path: '/api/x' });
+    expect(own.headers['alt-svc']).toBe('h3=":443"');
   });
 });
 

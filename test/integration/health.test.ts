@@ -266,6 +266,53 @@ describe('passive health', () => {
   });
 });
 
+describe('passive health must not take every target down (issue 12)', () => {
+  it('failures spread over all targets: an always-healthy endpoint keeps answering 200, not 503 NO_UPSTREAM', async () => {
+    // One flaky endpoint on every upstream, as in the fault run the issue reports.
+    const ups = await Promise.all(
+      ['u0', 'u1'].map((name) =>
+        startUpstream((req, res) => {
+          if (req.url === '/flaky') return void req.socket.destroy();
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name }));
+        }, { name }),
+      ),
+    );
+    ups.forEach((u) => track(u));
+    const { get, healthy, mw } = await serve({
+      targets: ups.map((u) => ({ url: u.url, name: u.name })),
+      passive: { maxFails: 1, failTimeout: 60_000 },
+    });
+    expect((await get('/flaky')).status).toBe(502);
+    expect((await get('/flaky')).status).toBe(502);
+    expect(healthy('u0') || healthy('u1')).toBe(false);
+
+    const answered: string[] = [];
+    for (let i = 0; i < 6; i++) answered.push(nameOf(await get('/ok')));
+    // Routed as if passive health were off: round robin over both.
+    expect(new Set(answered)).toEqual(new Set(['u0', 'u1']));
+    // The marks stay visible.
+    expect(mw.stats().map((t) => t.healthy)).toEqual([false, false]);
+  });
+
+  it('in panic mode a target failing its active check is still never chosen', async () => {
+    const a = await controlled('a');
+    const b = await controlled('b');
+    a.control.health = 500;
+    const { get, healthy } = await serve({
+      targets: [target(a), target(b)],
+      healthCheck: { path: '/health', interval: 50 },
+      passive: { maxFails: 1, failTimeout: 60_000 },
+    });
+    await until(() => !healthy('a'), 'a to fail its check');
+    b.control.failTraffic = true;
+    expect((await get()).status).toBe(502);
+    expect(healthy('b')).toBe(false);
+    b.control.failTraffic = false;
+    for (let i = 0; i < 4; i++) expect(nameOf(await get())).toBe('b');
+    expect(a.traffic()).toBe(0);
+  });
+});
+
 describe('active health checks', () => {
   it('marks a target unhealthy when /health answers 500, and healthy again when it recovers', async () => {
     const a = await controlled('a');

@@ -152,40 +152,75 @@ describe('replacing the body', () => {
     expect(res.headers['content-length']).toBe(String(res.body.length));
   });
 
-  it('re-setting the same Content-Encoding as the upstream is kept too', async () => {
-    const up = await gzipUpstream();
+  it('a Content-Encoding set by modifyResponse is kept when the upstream sent none (issue 12)', async () => {
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 }).end('plain');
+    });
     const { server } = await serve({
       targets: up.url,
       modifyResponse: async (proxyRes) => {
-        const json = JSON.parse((await readBody(proxyRes)).toString()) as { n: number };
+        const text = (await readBody(proxyRes)).toString();
         proxyRes.headers['content-encoding'] = 'gzip';
-        return zlib.gzipSync(JSON.stringify({ n: json.n + 1 }));
+        return zlib.gzipSync(`${text}, now gzipped`);
       },
     });
     const res = await get(`${server.url}/api/x`);
     expect(res.headers['content-encoding']).toBe('gzip');
-    expect(JSON.parse(zlib.gunzipSync(res.body).toString())).toEqual({ n: 2 });
+    expect(zlib.gunzipSync(res.body).toString()).toBe('plain, now gzipped');
+    expect(res.headers['content-length']).toBe(String(res.body.length));
   });
 
-  it('deleting then re-adding Content-Encoding keeps it; deleting it alone drops it', async () => {
+  it("a Content-Encoding left at the upstream's value is dropped with the old body, even if re-assigned", async () => {
+    const up = await gzipUpstream();
+    const { server } = await serve({
+      targets: up.url,
+      modifyResponse: async (proxyRes, req) => {
+        const json = JSON.parse((await readBody(proxyRes)).toString()) as { n: number };
+        // Assigning the same value is leaving it alone: only the value after the hook counts.
+        if (req.url === '/reassigned') proxyRes.headers['content-encoding'] = 'gzip';
+        return JSON.stringify({ n: json.n + 1 });
+      },
+    });
+    for (const path of ['/untouched', '/reassigned']) {
+      const res = await get(`${server.url}/api${path}`);
+      expect(res.headers['content-encoding'], path).toBeUndefined();
+      expect(JSON.parse(res.body.toString()), path).toEqual({ n: 2 });
+    }
+  });
+
+  it('a Content-Encoding removed by the hook stays removed, also with the body kept', async () => {
     const up = await gzipUpstream();
     const { server } = await serve({
       targets: up.url,
       modifyResponse: (proxyRes, req) => {
         delete proxyRes.headers['content-encoding'];
-        if (req.url === '/readd') {
-          proxyRes.headers['content-encoding'] = 'gzip';
-          return zlib.gzipSync('again');
-        }
-        return 'plain';
+        return req.url === '/replaced' ? 'plain' : undefined;
       },
     });
-    const readded = await get(`${server.url}/api/readd`);
-    expect(readded.headers['content-encoding']).toBe('gzip');
-    expect(zlib.gunzipSync(readded.body).toString()).toBe('again');
-    const plain = await get(`${server.url}/api/plain`);
-    expect(plain.headers['content-encoding']).toBeUndefined();
-    expect(plain.body.toString()).toBe('plain');
+    const replaced = await get(`${server.url}/api/replaced`);
+    expect(replaced.headers['content-encoding']).toBeUndefined();
+    expect(replaced.body.toString()).toBe('plain');
+    const kept = await get(`${server.url}/api/kept`);
+    expect(kept.headers['content-encoding']).toBeUndefined();
+    expect(zlib.gunzipSync(kept.body).toString()).toBe(ORIGINAL);
+  });
+
+  it('a hook that replaces the headers object is judged by the same rule', async () => {
+    const up = await gzipUpstream();
+    const { server } = await serve({
+      targets: up.url,
+      modifyResponse: (proxyRes, req) => {
+        const encoding = req.url === '/br' ? 'br' : 'gzip';
+        proxyRes.headers = { 'content-type': 'text/plain', 'content-encoding': encoding };
+        return encoding === 'br' ? zlib.brotliCompressSync('new') : 'new';
+      },
+    });
+    const br = await get(`${server.url}/api/br`);
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(zlib.brotliDecompressSync(br.body).toString()).toBe('new');
+    const same = await get(`${server.url}/api/same`);
+    expect(same.headers['content-encoding']).toBeUndefined();
+    expect(same.body.toString()).toBe('new');
   });
 });
 

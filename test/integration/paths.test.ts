@@ -229,6 +229,34 @@ describe('path safety: dot segments resolved before forwarding', () => {
   });
 });
 
+describe('an empty path or a fragment in req.url (issue 12)', () => {
+  it.each([
+    ['', '/?foo=bar'],
+    ['/base', '/base/?foo=bar'],
+  ])("an empty path is forwarded, not refused: req.url = '?foo=bar' set by an outer handler, target prefix %j → %s", async (targetPath, expected) => {
+    const m = mw({ targets: up.url + targetPath });
+    const server = await serve((req, res) => {
+      req.url = '?foo=bar';
+      m(req, res);
+    });
+    const res = await send(server.port, '/anything');
+    expect(res.status).toBe(200);
+    expect(onlyUpstreamUrl()).toBe(expected);
+  });
+
+  it.each([
+    ['/a?q=1#frag', '/a?q=1'],
+    ['/a#frag', '/a'],
+    ['/a?#', '/a?'],
+  ])('fragments are never forwarded: %s over node:net reaches the upstream as %s', async (target, expected) => {
+    const m = mw({ targets: up.url });
+    const server = await serve((req, res) => m(req, res));
+    const reply = await rawRequest(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(onlyUpstreamUrl()).toBe(expected);
+  });
+});
+
 describe('path safety: request targets not in origin form', () => {
   const ABSOLUTE = 'GET http://other/ HTTP/1.1\r\nHost: other\r\nAccept: application/json\r\nConnection: close\r\n\r\n';
 
@@ -346,11 +374,23 @@ describe('path safety: control characters', () => {
     expectUpstreamUntouched();
   });
 
-  it('percent-encoded control characters are passed through as they are (not decoded)', async () => {
+  // nginx refuses %00 too; C upstreams decode the path and truncate at it (issue 12).
+  it.each(['/a%00b', '/a%00.png', '/a%0d%0aX-Injected:%201', '/a%0Ab', '/a%1fb', '/a%7Fb', '/x/%01/y'])(
+    'an encoded control character in the path %s → 400 JSON, upstream never contacted',
+    async (clientPath) => {
+      const server = await serveExpress(undefined, mw({ targets: up.url }));
+      const res = await send(server.port, clientPath, { accept: 'application/json' });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.text)).toEqual(BAD_REQUEST_JSON);
+      expectUpstreamUntouched();
+    },
+  );
+
+  it('encoded control characters in the query, and %20 / %7E / %2F in the path, are passed through as they are', async () => {
     const server = await serveExpress(undefined, mw({ targets: up.url }));
-    const res = await send(server.port, '/a%00b%0d%0a?q=%01');
+    const res = await send(server.port, '/a%20b%7e%2F%25%30?q=%00%01%0d%0a');
     expect(res.status).toBe(200);
-    expect(onlyUpstreamUrl()).toBe('/a%00b%0d%0a?q=%01');
+    expect(onlyUpstreamUrl()).toBe('/a%20b%7e%2F%25%30?q=%00%01%0d%0a');
     expect(up.requests[0]!.headers['x-injected']).toBeUndefined();
   });
 });
@@ -400,6 +440,46 @@ describe('skip and except', () => {
     const res = await send(server.port, '/api/boom');
     expect(res.status).toBe(500);
     expect(res.text).toBe(`${NEXT_ERROR_PREFIX}skip exploded`);
+    expectUpstreamUntouched();
+    expect((await send(server.port, '/api/ok')).status).toBe(200);
+    expect(onlyUpstreamUrl()).toBe('/ok');
+  });
+
+  it('async skip: async () => false proxies, async () => true calls next() (issue 12)', async () => {
+    const m = mw({ targets: up.url, skip: async (req) => req.headers['x-skip'] === '1' });
+    const server = await serveExpress('/api', m);
+    const proxied = await send(server.port, '/api/a?x=1');
+    expect(proxied.status).toBe(200);
+    expect(onlyUpstreamUrl()).toBe('/a?x=1');
+    const skipped = await send(server.port, '/api/b', { 'x-skip': '1' });
+    expect(skipped.status).toBe(404);
+    expect(skipped.text).toBe(NEXT_CALLED_BODY);
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it('async skip on a bare http handler: false proxies, true gets 404', async () => {
+    const m = mw({ targets: up.url, skip: (req) => Promise.resolve(req.url === '/skip') });
+    const server = await serve((req, res) => m(req, res));
+    expect((await send(server.port, '/go')).status).toBe(200);
+    expect((await send(server.port, '/skip')).status).toBe(404);
+    expect(onlyUpstreamUrl()).toBe('/go');
+  });
+
+  it('async skip: a rejection is handed to next(err), and the next request still works', async () => {
+    const m = mount(
+      'express-use',
+      mw({
+        targets: up.url,
+        skip: async (req) => {
+          if (req.url?.startsWith('/boom') === true) throw new Error('async skip exploded');
+          return false;
+        },
+      }),
+    );
+    const server = await serve(m.handler);
+    const res = await send(server.port, '/api/boom');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe(`${NEXT_ERROR_PREFIX}async skip exploded`);
     expectUpstreamUntouched();
     expect((await send(server.port, '/api/ok')).status).toBe(200);
     expect(onlyUpstreamUrl()).toBe('/ok');

@@ -4,13 +4,15 @@
  */
 import { createHmac } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cookie, headerHash, ipHash, leastConn, uriHash, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
-import { sendText, type TextReply } from '../helpers/client.js';
+import { generateCerts } from '../helpers/certs.js';
+import { readReply, sendText, type TextReply } from '../helpers/client.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
 import { useCleanup } from '../helpers/lifecycle.js';
-import { listen } from '../helpers/listen.js';
+import { listen, serveOnLoopback } from '../helpers/listen.js';
 import { until } from '../helpers/poll.js';
 import { closeAll, startUpstream, startUpstreams, type EchoResponse, type Upstream } from '../helpers/upstream.js';
 
@@ -259,6 +261,47 @@ describe('cookie (sticky sessions)', () => {
     expect(nameOf(reply)).toBe('u1');
     const id = createHmac('sha256', 's').update('u1').digest('hex').slice(0, 16);
     expect(reply.headers['set-cookie']).toEqual([`sid=${id}; Path=/; HttpOnly; SameSite=Lax`]);
+  });
+
+  describe('sticky cookie Secure when the client is on HTTPS (issue 12)', () => {
+    const SECURE = /^sid=[0-9a-f]{16}; Path=\/; HttpOnly; SameSite=Lax; Secure$/;
+
+    it('sticky cookie Secure when the client connection is TLS', async () => {
+      const certs = await generateCerts();
+      try {
+        const mw = proxyFor({ targets: named, balancer: { cookie: 'sid' } });
+        const app = express();
+        app.use('/api', mw);
+        const front = track(await serveOnLoopback(https.createServer(certs.server, app)));
+        const reply = await new Promise<Reply>((resolve, reject) => {
+          const req = https.get({ host: '127.0.0.1', port: front.port, path: '/api/x', ca: certs.ca, agent: false }, (res) => {
+            readReply(res).then((r) => resolve({ ...r, body: r.body.toString() }), reject);
+          });
+          req.on('error', reject);
+        });
+        expect(reply.status).toBe(200);
+        expect(setCookieOf(reply)).toMatch(SECURE);
+      } finally {
+        await certs.cleanup();
+      }
+    });
+
+    it('sticky cookie Secure when a trusted X-Forwarded-Proto says https (first of a chain)', async () => {
+      const { get } = await serve({ balancer: cookie('sid', named), trustProxy: ['127.0.0.1'] });
+      for (const proto of ['https', 'HTTPS', 'https, http']) {
+        expect(setCookieOf(await get('/x', { headers: { 'x-forwarded-proto': proto } })), proto).toMatch(SECURE);
+      }
+      for (const proto of ['http', 'http, https']) {
+        expect(setCookieOf(await get('/x', { headers: { 'x-forwarded-proto': proto } })), proto).toMatch(SET_COOKIE);
+      }
+    });
+
+    it('no Secure for X-Forwarded-Proto: https from a peer trustProxy does not trust', async () => {
+      for (const trustProxy of [false, ['10.0.0.0/8'], () => false]) {
+        const { get } = await serve({ targets: named, balancer: { cookie: 'sid' }, trustProxy });
+        expect(setCookieOf(await get('/x', { headers: { 'x-forwarded-proto': 'https' } }))).toMatch(SET_COOKIE);
+      }
+    });
   });
 
   it('an error reply sets no cookie', async () => {

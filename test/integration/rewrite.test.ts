@@ -179,6 +179,21 @@ describe('regexRewrite', () => {
     ]);
   });
 
+  it("an empty path is forwarded, not refused: [/^\\/api/, ''] sends /api as / (issue 12)", async () => {
+    await expectRoutes({ targets: up.url, regexRewrite: [[/^\/api/, '']] }, [
+      ['/api', '/'],
+      ['/api?q=1', '/?q=1'],
+      ['/api/users', '/users'],
+    ]);
+  });
+
+  it("an empty path is forwarded as / after the target prefix: [/^\\/api/, ''] under /base", async () => {
+    await expectRoutes({ targets: `${up.url}/base`, regexRewrite: [[/^\/api/, '']] }, [
+      ['/api', '/base/'],
+      ['/api?q=1', '/base/?q=1'],
+    ]);
+  });
+
   it('a regex rewrite climbing above the prefix → 400, upstream never contacted', async () => {
     const server = await serveBare({ targets: `${up.url}/pre`, regexRewrite: [[/^\/up\/(.*)$/, '/../$1']] });
     const res = await send(server.port, '/up/secret');

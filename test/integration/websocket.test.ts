@@ -443,12 +443,12 @@ describe('headers', () => {
 });
 
 describe('errors', () => {
-  it('relays a refused upgrade: the client gets the upstream status, headers and body, then the connection closes', async () => {
+  it('relays a refused upgrade: the client gets the upstream status, headers (Alt-Svc removed) and body, then the connection closes', async () => {
     const upstream = await wsUpstream({
       refuse: (_req, socket) => {
         const body = 'no entry for you';
         socket.end(
-          `HTTP/1.1 403 Forbidden\r\nX-Reason: token\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          `HTTP/1.1 403 Forbidden\r\nX-Reason: token\r\nAlt-Svc: h3=":8443"\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
         );
         return true;
       },
@@ -464,6 +464,8 @@ describe('errors', () => {
     expect(raw).toMatch(/\r\nX-Reason: token\r\n/);
     expect(raw).toMatch(/\r\nConnection: close\r\n/i);
     expect(raw).not.toMatch(/\r\nUpgrade:/i);
+    // Alt-Svc removed from refused WebSocket answers too (issue 12).
+    expect(raw).not.toMatch(/\r\nAlt-Svc:/i);
     expect(raw.endsWith('no entry for you')).toBe(true);
     expect(mw.stats()[0]).toMatchObject({ active: 0, statuses: { 403: 2 } });
     await expectNoOpenSockets([server]);
@@ -529,6 +531,30 @@ describe('errors', () => {
     );
     expect(await connect(wsUrl(server, '/chat'))).toMatchObject({ kind: 'response', status: 500 });
     expect(upstream.handshakes).toHaveLength(0);
+  });
+
+  it('async skip on an upgrade: false tunnels, true answers 404, a rejection 500 as a throw does (issue 12)', async () => {
+    const upstream = await wsUpstream();
+    const server = await serveAtRoot(
+      makeProxy({
+        targets: upstream.url,
+        skip: async (req) => {
+          if (req.headers['x-skip'] === 'reject') throw new Error('async boom');
+          return req.headers['x-skip'] === '1';
+        },
+      }),
+    );
+    expect(await connect(wsUrl(server, '/chat'), undefined, { headers: { 'x-skip': '1' } })).toMatchObject({
+      kind: 'response',
+      status: 404,
+    });
+    expect(await connect(wsUrl(server, '/chat'), undefined, { headers: { 'x-skip': 'reject' } })).toMatchObject({
+      kind: 'response',
+      status: 500,
+    });
+    expect(upstream.handshakes).toHaveLength(0);
+    const { ws } = await open(wsUrl(server, '/chat'));
+    expect((await whoami(ws)).url).toBe('/chat');
   });
 
   it('a throwing balancer.next gets 500', async () => {

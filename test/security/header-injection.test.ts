@@ -123,12 +123,17 @@ describe('CR/LF through {header.X} placeholders', () => {
 });
 
 describe('CR/LF through {param.X} and header functions', () => {
+  // An encoded CR/LF in the path the proxy sees is refused (400) since issue 12, so the param
+  // reaches the proxy here through an app that points req.url elsewhere first.
   it('a route param Express decodes to CR/LF: encoded in `to`, stripped in `headers`', async () => {
     const s = await setup(
       (u) => ({ targets: u, to: '/items/{param.id}', headers: { 'X-Id': '{param.id}' } }),
       (mw) => {
         const app = express();
-        app.get('/r/:id', mw);
+        app.get('/r/:id', (req, _res, next) => {
+          req.url = '/x';
+          next();
+        }, mw);
         return app;
       },
     );

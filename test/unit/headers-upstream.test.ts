@@ -187,6 +187,11 @@ describe('filterResponseHeaders', () => {
       ['Date', 'today'],
     ],
     ['keeps a same-length non-hop name', ['Keep-Alivx', '1', 'Connectiom', '2'], ['Keep-Alivx', '1', 'Connectiom', '2']],
+    [
+      'drops Alt-Svc in any case (issue 12), keeps Alt-Used and same-length names',
+      ['Alt-Svc', 'h3=":443"', 'ALT-SVC', 'clear', 'Alt-Used', 'x', 'X-Alt-S', '1', 'Expires', '0'],
+      ['Alt-Used', 'x', 'X-Alt-S', '1', 'Expires', '0'],
+    ],
   ];
   it.each(cases)('%s', (_label, raw, expected) => {
     const copy = raw.slice();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasControlChars, resolveSafePath } from '../../src/routing/safe-path.js';
+import { hasControlChars, resolveSafePath, resolveTemplatePath } from '../../src/routing/safe-path.js';
 
 describe('resolveSafePath', () => {
   it.each([
@@ -11,6 +11,8 @@ describe('resolveSafePath', () => {
     ['/a%2Fb', '/a%2Fb'],
     ['/a%2fb/c', '/a%2fb/c'],
     ['/a%20b', '/a%20b'],
+    ['/a%2000', '/a%2000'],
+    ['/a%7e%80', '/a%7e%80'],
     ['/file.txt', '/file.txt'],
     ['/a/.../b', '/a/.../b'],
     ['/a/..b/c.', '/a/..b/c.'],
@@ -77,6 +79,12 @@ describe('resolveSafePath', () => {
     ['/a\u007fb'],
     ['/a b'],
     ['/a/../b c'],
+    // percent-encoded control characters (issue 12: %00 truncates paths in C upstreams)
+    ['/a%00b'],
+    ['/a%0d%0a'],
+    ['/a%0Ab'],
+    ['/a%1Fb'],
+    ['/a%7fb'],
     // backslash, %5C and %2F hiding a `..` inside one segment
     ['/a/..\\..\\etc'],
     ['/..\\'],
@@ -110,5 +118,15 @@ describe('hasControlChars', () => {
     ['?\u007f', true],
   ])('%j → %s', (input, expected) => {
     expect(hasControlChars(input)).toBe(expected);
+  });
+});
+
+describe('resolveTemplatePath', () => {
+  it('allows the encoded control characters a template gives request values, with every other check kept', () => {
+    expect(resolveTemplatePath('/t/a%0D%0AInjected%3A%201/x')).toBe('/t/a%0D%0AInjected%3A%201/x');
+    expect(resolveTemplatePath('/t/%00')).toBe('/t/%00');
+    expect(resolveTemplatePath('/t/%2e%2e/x')).toBe('/x');
+    expect(resolveTemplatePath('/t/a\r\n')).toBeUndefined();
+    expect(resolveTemplatePath('/..')).toBeUndefined();
   });
 });

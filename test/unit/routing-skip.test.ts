@@ -45,6 +45,23 @@ describe('compileSkip', () => {
     expect(skip).toHaveBeenCalledTimes(2);
   });
 
+  it('a synchronous skip gives a plain boolean, never a promise (truthy values coerced)', () => {
+    expect(compileSkip(() => true, undefined)?.(req, '/a')).toBe(true);
+    expect(compileSkip(() => false, ['/static'])?.(req, '/a')).toBe(false);
+    expect(compileSkip(() => 1 as unknown as boolean, undefined)?.(req, '/a')).toBe(true);
+  });
+
+  it('an async skip gives a promise of its boolean (issue 12)', async () => {
+    const check = compileSkip(async (r) => r.method === 'OPTIONS', ['/static']);
+    const no = check?.(req, '/a');
+    expect(no).toBeInstanceOf(Promise);
+    expect(await no).toBe(false);
+    expect(await check?.({ ...req, method: 'OPTIONS' } as IncomingMessage, '/a')).toBe(true);
+    // except still answers synchronously, without calling skip.
+    expect(check?.(req, '/static/x')).toBe(true);
+    await expect(compileSkip(() => Promise.reject(new Error('no')), undefined)?.(req, '/a')).rejects.toThrow('no');
+  });
+
   it('checks except before calling skip', () => {
     const skip = vi.fn(() => false);
     const check = compileSkip(skip, ['/static']);

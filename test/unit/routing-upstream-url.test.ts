@@ -10,7 +10,12 @@ describe('splitPathQuery', () => {
     ['/a??x', '/a', '??x'],
     ['/a?x=1?y=%2F', '/a', '?x=1?y=%2F'],
     ['/a%3Fb?c', '/a%3Fb', '?c'],
-    ['?x', '', '?x'],
+    ['?x', '/', '?x'],
+    ['', '/', ''],
+    ['/a?q=1#frag', '/a', '?q=1'],
+    ['/a#frag?x', '/a', ''],
+    ['/a?#', '/a', '?'],
+    ['#frag', '/', ''],
   ])('%j → path %j, query %j', (url, path, query) => {
     expect(splitPathQuery(url)).toEqual({ path, query });
   });

@@ -3,7 +3,9 @@
  * target goes back to it; any other (no cookie, an unknown or forged value, or a target that
  * is down, full, removed or already tried) is balanced by smooth weighted round robin, and
  * the response sets the cookie for the target that answered:
- * `Set-Cookie: <name>=<id>; Path=/; HttpOnly; SameSite=Lax`.
+ * `Set-Cookie: <name>=<id>; Path=/; HttpOnly; SameSite=Lax`, plus `Secure` when the client
+ * came over HTTPS: a TLS socket, or `X-Forwarded-Proto: https` from a peer `trustProxy`
+ * trusts (a TLS-terminating load balancer in front; issue 12).
  *
  * The id is the first 16 hex digits of SHA-256 of the target's name, or of HMAC-SHA256 keyed
  * by `secret` when one is given. It never shows the URL, but without a secret anyone who can
@@ -12,21 +14,27 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { clientAddress, type IsTrusted } from '../../headers/forwarded.js';
 import type { Balancer, ProxyTarget, TargetInput } from '../../types.js';
 import { createBalancer, type Chooser, type LiveBalancer } from '../balancer.js';
 import { isLiveTarget, type LiveTarget } from '../target.js';
 import { createRoundRobin } from './round-robin.js';
 
-/** A target's cookie value and the ready-made header that sets it. */
+/** A target's cookie value and the ready-made headers that set it. */
 interface StickyEntry {
   readonly id: string;
   readonly setCookie: string;
+  /** {@link setCookie} with `; Secure`, for a client on HTTPS. */
+  readonly setSecureCookie: string;
 }
 
 /** One cookie balancer's settings and its per-target entries, computed once per target. */
 interface Sticky {
   /** `name=`, the text searched for in the Cookie header. */
   readonly key: string;
+  /** Which peers may say the client used HTTPS (`X-Forwarded-Proto`); set by `proxy()`. */
+  isTrusted: IsTrusted;
   entryOf(t: LiveTarget): StickyEntry;
 }
 
@@ -69,12 +77,14 @@ function createSticky(name: string, secret: string | undefined): Sticky {
   const suffix = '; Path=/; HttpOnly; SameSite=Lax';
   return {
     key: `${name}=`,
+    isTrusted: () => false,
     entryOf(t) {
       let entry = entries.get(t);
       if (entry === undefined) {
         const digest = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
         const id = digest.update(t.name).digest('hex').slice(0, 16);
-        entry = { id, setCookie: `${name}=${id}${suffix}` };
+        const setCookie = `${name}=${id}${suffix}`;
+        entry = { id, setCookie, setSecureCookie: `${setCookie}; Secure` };
         entries.set(t, entry);
       }
       return entry;
@@ -116,8 +126,39 @@ export function createCookieBalancer(
 }
 
 /**
- * The `Set-Cookie` value the response must carry after `balancer` chose `target` for `req`:
- * set when the request had no valid cookie for that target, `undefined` when it already
+ * Set-up, once per `proxy()`: lets a cookie balancer believe `X-Forwarded-Proto: https` from
+ * the peers `isTrusted` accepts (the compiled `trustProxy`). No-op for other balancers. A
+ * balancer instance shared by several `proxy()` calls takes the trust of the last one.
+ */
+export function trustForwardedProto(balancer: Balancer, isTrusted: IsTrusted): void {
+  const sticky = stickies.get(balancer);
+  if (sticky !== undefined) sticky.isTrusted = isTrusted;
+}
+
+/** The first of a comma-separated `X-Forwarded-Proto` (the client's side of the chain) is `https`. */
+function saysHttps(value: string | string[] | undefined): boolean {
+  const first = typeof value === 'string' ? value : value?.[0];
+  if (first === undefined) return false;
+  const comma = first.indexOf(',');
+  return (comma === -1 ? first : first.slice(0, comma)).trim().toLowerCase() === 'https';
+}
+
+/** Whether the client reached us over HTTPS: a TLS socket, or a trusted peer saying so. */
+function isSecure(req: IncomingMessage, sticky: Sticky): boolean {
+  if ((req.socket as TLSSocket | undefined)?.encrypted === true) return true;
+  if (!saysHttps(req.headers['x-forwarded-proto'])) return false;
+  try {
+    return sticky.isTrusted(clientAddress(req));
+  } catch {
+    // A throwing trustProxy function already fails the request where headers are built;
+    // here it can only mean "not trusted".
+    return false;
+  }
+}
+
+/**
+ * The `Set-Cookie` value the response must carry after `balancer` chose `target` for `req`
+ * (with `Secure` for a client on HTTPS): set when the request had no valid cookie for that target, `undefined` when it already
  * had one, or when `balancer` is not a cookie balancer (one WeakMap look-up: costs nothing
  * for other policies). Internal: the request pipeline calls it once, for the target whose
  * response is sent.
@@ -129,5 +170,5 @@ export function stickyCookie(balancer: Balancer, req: IncomingMessage, target: P
   const header = req.headers.cookie;
   const start = header === undefined ? -1 : valueStart(header, sticky.key);
   if (header !== undefined && start !== -1 && isValue(header, start, valueEnd(header, start), entry.id)) return undefined;
-  return entry.setCookie;
+  return isSecure(req, sticky) ? entry.setSecureCookie : entry.setCookie;
 }
