@@ -131,13 +131,31 @@ function nextStream(s: ClientBody): BodyStream {
   return stream;
 }
 
+/**
+ * Pauses `req` until someone listens for its data again. A paused stream does not resume on
+ * a new 'data' listener by itself, and readers such as body parsers only add one, so the
+ * first such listener resumes it.
+ */
+function holdForNextReader(req: IncomingMessage): void {
+  req.pause();
+  const onNewListener = (event: string | symbol): void => {
+    if (event !== 'data') return;
+    req.off('newListener', onNewListener);
+    process.nextTick(() => req.resume());
+  };
+  req.on('newListener', onNewListener);
+}
+
 function release(s: ClientBody, handOn: boolean): void {
   s.current = undefined;
   if (s.listeners === undefined) return;
   s.req.off('data', s.listeners.data);
   s.req.off('end', s.listeners.end);
   s.listeners = undefined;
-  if (!handOn || s.ended || s.kept === undefined || s.kept.length === 0) return;
+  if (!handOn || s.ended) return;
+  // Hold the stream for its next reader: flowing with no listener would drop the bytes.
+  holdForNextReader(s.req);
+  if (s.kept === undefined || s.kept.length === 0) return;
   // Put back what was read, in order, so the next reader gets the body whole.
   for (let i = s.kept.length - 1; i >= 0; i--) s.req.unshift(s.kept[i] as Buffer);
   s.kept = [];
