@@ -1,7 +1,7 @@
 /**
  * Errors: the ProxyError each failure produces, the built-in error handler, a custom
- * `errorHandler` (called once; its throw, rejection or `next(err)` reach Express), retries
- * over a dead target, NO_UPSTREAM, and user functions that throw.
+ * `errorHandler` (called once; its throw, rejection or `next(err)` reach Express), NO_UPSTREAM,
+ * and user functions that throw. Retries over dead targets: integration/retries/.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
@@ -306,38 +306,7 @@ describe('a custom errorHandler', () => {
   });
 });
 
-describe('retries and NO_UPSTREAM', () => {
-  it('retries: 1 with the first target dead succeeds on the second (2 attempts)', async () => {
-    const dead = await deadTargetUrl();
-    const up = await upstream();
-    const { calls, handler } = recordingHandler();
-    const mw = makeProxy({
-      targets: [{ url: dead, name: 'dead' }, { url: up.url, name: 'live' }],
-      balancer: 'first',
-      retries: 1,
-      errorHandler: handler,
-    });
-    const { app } = appWith(mw);
-    const res = await request(app).get('/api/things?x=1').expect(200);
-    expect(res.body).toMatchObject({ name: 'upstream', method: 'GET', url: '/things?x=1' });
-    expect(calls).toHaveLength(0);
-    const stats = mw.stats();
-    expect(stats.find((s) => s.name === 'dead')).toMatchObject({ requests: 1, failures: 1, active: 0 });
-    expect(stats.find((s) => s.name === 'live')).toMatchObject({ requests: 1, failures: 0, active: 0 });
-    // One attempt per target: two attempts in all.
-    expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(2);
-    expect(res.headers['content-type']).toMatch(/json/);
-  });
-
-  it('without retries the dead target fails the request', async () => {
-    const dead = await deadTargetUrl();
-    const up = await upstream();
-    const mw = makeProxy({ targets: [dead, up.url], balancer: 'first' });
-    const { app } = appWith(mw);
-    await request(app).get('/api/x').expect(502);
-    expect(up.requests).toHaveLength(0);
-  });
-
+describe('NO_UPSTREAM', () => {
   it('answers 503 NO_UPSTREAM once every target was removed, contacting nothing', async () => {
     const up = await upstream();
     const { calls, handler } = recordingHandler();
@@ -422,20 +391,6 @@ describe('user functions that throw go to next(err)', () => {
     expect(calls).toHaveLength(0);
     await request(app).get('/api/again').expect(500);
     expect(expressErrors).toEqual([broke, broke]);
-  });
-
-  it('a throwing retryFilter', async () => {
-    const broke = new Error('filter-broke');
-    const mw = makeProxy({
-      targets: [await deadTargetUrl(), await deadTargetUrl()],
-      retries: 1,
-      retryFilter: () => {
-        throw broke;
-      },
-    });
-    const { app, expressErrors } = appWith(mw);
-    await request(app).get('/api/x').expect(500);
-    expect(expressErrors).toEqual([broke]);
   });
 
   it('a throwing header function', async () => {
