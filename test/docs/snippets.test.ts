@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCerts } from '../helpers/certs.js';
+import { literal } from '../helpers/match.js';
 import { extractSnippets, where, type Snippet } from './extract-snippets.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -124,8 +125,7 @@ function problemOf(out: Outcome, limitMs: number): string | undefined {
 
 /** Rewrites the temp file's path and line numbers in `output` as the doc's file and line. */
 function inDocTerms(s: Snippet, file: string, output: string): string {
-  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return output.replace(new RegExp(`(?:file://)?${escaped}(?::(\\d+))?`, 'g'), (_m, line?: string) =>
+  return output.replace(new RegExp(`(?:file://)?${literal(file)}(?::(\\d+))?`, 'g'), (_m, line?: string) =>
     line === undefined ? s.file : `${s.file}:${s.line + Number(line) - 1}`,
   );
 }
