@@ -6,11 +6,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { ProxyError, type Balancer, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { ProxyError, type Balancer } from '../../src/index.js';
 import { closingUpstream, deadTargetUrl } from '../helpers/dead-target.js';
+import { appRecordingErrors as appWith, recordingHandler } from '../helpers/error-recording.js';
 import { useCleanup } from '../helpers/lifecycle.js';
 import { listen } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -20,32 +20,6 @@ const { track, proxyFor: makeProxy } = useCleanup();
 
 async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
   return track(handler === undefined ? await startUpstream() : await startUpstream(handler));
-}
-
-/** An Express app with `mw` at `/api` and an error middleware recording what reached it. */
-function appWith(mw: ProxyMiddleware): { app: express.Express; expressErrors: unknown[] } {
-  const expressErrors: unknown[] = [];
-  const app = express();
-  app.use('/api', mw);
-  app.use(((err, _req, res, _next) => {
-    expressErrors.push(err);
-    res.status(500).type('text/plain').send('express-error-middleware');
-  }) as ErrorRequestHandler);
-  return { app, expressErrors };
-}
-
-/** A custom errorHandler that records its calls and answers `err.status` with the code. */
-function recordingHandler(): { calls: ProxyError[]; handler: NonNullable<ProxyConfig['errorHandler']> } {
-  const calls: ProxyError[] = [];
-  return {
-    calls,
-    handler: (err, _req, res) => {
-      calls.push(err);
-      res.statusCode = err.status;
-      res.setHeader('content-type', 'text/plain');
-      res.end(`custom:${err.code}`);
-    },
-  };
 }
 
 /**
