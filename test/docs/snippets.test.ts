@@ -3,7 +3,7 @@
 // A failure names the Markdown file and line of the block. How snippets run: snippet-runner.mjs;
 // which blocks count: extract-snippets.ts; the rules for writing them: test/README.md.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,9 @@ const tsSnippets = snippets.filter((s) => s.lang === 'ts');
 // <tmp>/node_modules -> the repo's node_modules (express, ws, ...), and
 // <tmp>/run/node_modules/switchyard -> the repo itself, so `import 'switchyard'` loads dist/
 // through the package's own exports, as an installed copy would.
+if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) {
+  throw new Error('test/docs runs the docs against dist/: run `npm run build` first (`npm test` does)');
+}
 const TMP = mkdtempSync(path.join(os.tmpdir(), 'switchyard-doc-snippets-'));
 const RUN = path.join(TMP, 'run');
 mkdirSync(path.join(RUN, 'node_modules'), { recursive: true });
@@ -175,16 +178,36 @@ describe.concurrent('JavaScript snippets in the docs', () => {
   }
 });
 
+/**
+ * Lines appended to a ts block so that each interface and `declare function` it documents must
+ * be switchyard's own export of that name, each assignable to the other; `checks[i]` names the
+ * declaration checked on appended line i.
+ */
+function sameAsLibrary(code: string): { lines: string[]; checks: string[] } {
+  const interfaces = [...code.matchAll(/^interface (\w+)/gm)].map((m) => m[1] as string);
+  const functions = [...code.matchAll(/^declare function (\w+)/gm)].map((m) => m[1] as string);
+  if (interfaces.length + functions.length === 0) return { lines: [], checks: [] };
+  const lines = [
+    "import type * as documented__lib from 'switchyard';",
+    'type Documented__Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;',
+    ...interfaces.map((n) => `export const documented__${n}: Documented__Same<${n}, documented__lib.${n}> = true;`),
+    ...functions.map((n) => `export const documented__${n}: Documented__Same<typeof ${n}, typeof documented__lib.${n}> = true;`),
+  ];
+  return { lines, checks: ['', '', ...interfaces, ...functions] };
+}
+
 describe('TypeScript snippets in the docs', () => {
-  it('compile under tsc --strict', () => {
+  it("compile under tsc --strict, and the types they document are the library's", () => {
     expect(tsSnippets.length).toBeGreaterThan(0);
     // One program for all of them: one type-check of node's and switchyard's types, not one each.
     // `export {}` makes each file a module, so two snippets declaring the same name don't merge.
-    const files = new Map<string, Snippet>();
+    const files = new Map<string, { s: Snippet; codeLines: number; checks: string[] }>();
     for (const s of tsSnippets) {
       const file = fileFor(s, 'ts');
-      writeFileSync(file, `${s.code}export {};\n`);
-      files.set(file, s);
+      const codeLines = s.code.split('\n').length - 1;
+      const { lines, checks } = sameAsLibrary(s.code);
+      writeFileSync(file, `${s.code}export {};\n${lines.map((l) => `${l}\n`).join('')}`);
+      files.set(file, { s, codeLines: codeLines + 1, checks });
     }
     const program = ts.createProgram([...files.keys()], {
       strict: true,
@@ -199,10 +222,13 @@ describe('TypeScript snippets in the docs', () => {
     });
     const problems = ts.getPreEmitDiagnostics(program).map((d) => {
       const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-      const s = d.file === undefined ? undefined : files.get(path.normalize(d.file.fileName));
-      if (d.file === undefined || d.start === undefined || s === undefined) return text;
+      const entry = d.file === undefined ? undefined : files.get(path.normalize(d.file.fileName));
+      if (d.file === undefined || d.start === undefined || entry === undefined) return text;
       const { line } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${s.file}:${s.line + line}: ${text}`;
+      const { s, codeLines, checks } = entry;
+      if (line < codeLines) return `${s.file}:${s.line + line}: ${text}`;
+      const name = checks[line - codeLines] ?? '';
+      return `${where(s)}: the documented ${name} is not switchyard's ${name}: ${text}`;
     });
     expect(problems).toEqual([]);
   });
