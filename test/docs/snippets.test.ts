@@ -39,12 +39,12 @@ const snippets = markdownFiles().flatMap((file) => extractSnippets(readFileSync(
 const jsSnippets = snippets.filter((s) => s.lang === 'js');
 const tsSnippets = snippets.filter((s) => s.lang === 'ts');
 
-// <tmp>/node_modules -> the repo's node_modules (express, ws, ...), and
-// <tmp>/run/node_modules/switchyard -> the repo itself, so `import 'switchyard'` loads dist/
-// through the package's own exports, as an installed copy would.
 if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) {
   throw new Error('test/docs runs the docs against dist/: run `npm run build` first (`npm test` does)');
 }
+// <tmp>/node_modules -> the repo's node_modules (express, ws, ...), and
+// <tmp>/run/node_modules/switchyard -> the repo itself, so `import 'switchyard'` loads dist/
+// through the package's own exports, as an installed copy would.
 const TMP = mkdtempSync(path.join(os.tmpdir(), 'switchyard-doc-snippets-'));
 const RUN = path.join(TMP, 'run');
 mkdirSync(path.join(RUN, 'node_modules'), { recursive: true });
@@ -82,13 +82,15 @@ function limiter(limit: number): <T>(run: () => Promise<T>) => Promise<T> {
   let active = 0;
   const waiting: (() => void)[] = [];
   return async (run) => {
+    // A finishing caller hands its slot straight to the next waiter, so none can slip in between.
     if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
+    else active += 1;
     try {
       return await run();
     } finally {
-      active -= 1;
-      waiting.shift()?.();
+      const next = waiting.shift();
+      if (next === undefined) active -= 1;
+      else next();
     }
   };
 }
