@@ -22,17 +22,22 @@ const LIMIT_MS = 10_000;
 /** ```js fragment blocks (syntax-checked only). Keep this small: prefer blocks that run. */
 const MAX_FRAGMENTS = 5;
 
-function markdownFiles(): string[] {
-  const files = ['README.md'];
+/** Files under docs/ whose name ends with `ending`, relative to the repository root. */
+function docsFiles(ending: string): string[] {
+  const files: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
       const rel = `${dir}/${entry.name}`;
       if (entry.isDirectory()) walk(rel);
-      else if (entry.name.endsWith('.md')) files.push(rel);
+      else if (entry.name.endsWith(ending)) files.push(rel);
     }
   };
   walk('docs');
   return files.sort();
+}
+
+function markdownFiles(): string[] {
+  return ['README.md', ...docsFiles('.md')];
 }
 
 const snippets = markdownFiles().flatMap((file) => extractSnippets(readFileSync(path.join(ROOT, file), 'utf8'), file));
@@ -158,6 +163,12 @@ describe.concurrent('JavaScript snippets in the docs', () => {
   it('fragments parse', async () => {
     const problems = await Promise.all(fragments.map((s) => runAlone(s, 'check')));
     expect(problems.filter(Boolean).join('\n')).toBe('');
+  });
+
+  // Scripts the docs tell readers to run, such as the recipes' stand-in upstream.
+  it.each(docsFiles('.mjs'))('%s runs', async (script) => {
+    const out = await slot(() => runNode([RUNNER, path.join(ROOT, script)], LIMIT_MS));
+    expect(problemOf(out, LIMIT_MS), out.output).toBeUndefined();
   });
 
   // The snippets of one file run in one process, one after another; only if that fails does
