@@ -40,13 +40,11 @@ function askedPort(args) {
 
 const listen = net.Server.prototype.listen;
 net.Server.prototype.listen = function listenOnLoopback(...args) {
-  const asked = askedPort(args) ?? Symbol('no port');
-  if (startingEcho) {
-    echoServers.set(asked, this);
-    this.on('request', (req) => echoSaw.push(req.url));
-  } else {
-    snippetServers.set(asked, this);
-  }
+  const servers = startingEcho ? echoServers : snippetServers;
+  const asked = askedPort(args);
+  // Port 0, no port, or a port already taken: nobody can address it by that port, but it is still closed.
+  servers.set(asked === undefined || asked === 0 || servers.has(asked) ? Symbol('unaddressed') : asked, this);
+  if (startingEcho) this.on('request', (req) => echoSaw.push(req.url));
   const callback = typeof args.at(-1) === 'function' ? args.at(-1) : undefined;
   return listen.call(this, { port: 0, host: '127.0.0.1' }, callback);
 };
