@@ -20,7 +20,7 @@
  *   (paused for a slow client is not idle).
  */
 import type { Dispatcher } from 'undici';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { FailureKind } from '../errors/classify-error.js';
 import type { DeadlineClock, Timed } from './deadline-clock.js';
 
@@ -49,7 +49,7 @@ export interface AttemptRequest {
 }
 
 /** A request body stream as the dispatcher reads it, which tells whether the client is the slow side. */
-export interface BodyStream extends NodeJS.ReadableStream {
+export interface BodyStream extends Readable {
   /** True while the stream waits for bytes from the client (the upstream is not to blame). */
   readonly waitingForClient: boolean;
 }

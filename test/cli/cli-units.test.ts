@@ -10,6 +10,7 @@ import { formatRequestLine } from '../../src/cli/request-log.js';
 import { mergeProxyFlags, parseBalancerFlag, resolveSettings } from '../../src/cli/settings.js';
 import { formatSummary } from '../../src/cli/summary.js';
 import { proxy } from '../../src/index.js';
+import { startingWith } from '../helpers/match.js';
 
 function usageError(fn: () => unknown): CliError {
   try {
@@ -181,7 +182,7 @@ describe('resolveSettings', () => {
     const err = await resolve(argv).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).exitCode).toBe(2);
-    expect((err as CliError).message.startsWith(message)).toBe(true);
+    expect((err as CliError).message).toMatch(startingWith(message));
   });
 });
 

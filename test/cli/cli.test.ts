@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { startingWith } from '../helpers/match.js';
 import { closeAll, startUpstream, startUpstreams, type EchoResponse, type Upstream } from '../helpers/upstream.js';
 import { get, getJson } from './http-get.js';
 import { runCli, startCli, type CliProcess } from './spawn-cli.js';
@@ -82,7 +83,7 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     const r = await runCli(argv, { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.startsWith(message)).toBe(true);
+    expect(r.stderr).toMatch(startingWith(message));
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 

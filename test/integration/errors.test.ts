@@ -1,16 +1,16 @@
 /**
  * Errors: the ProxyError each failure produces, the built-in error handler, a custom
- * `errorHandler` (called once; its throw, rejection or `next(err)` reach Express), retries
- * over a dead target, NO_UPSTREAM, and user functions that throw.
+ * `errorHandler` (called once; its throw, rejection or `next(err)` reach Express), NO_UPSTREAM,
+ * and user functions that throw. Retries over dead targets: integration/retries/.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { ProxyError, type Balancer, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { ProxyError, type Balancer } from '../../src/index.js';
 import { closingUpstream, deadTargetUrl } from '../helpers/dead-target.js';
+import { appRecordingErrors as appWith, recordingHandler } from '../helpers/error-recording.js';
 import { useCleanup } from '../helpers/lifecycle.js';
 import { listen } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -20,32 +20,6 @@ const { track, proxyFor: makeProxy } = useCleanup();
 
 async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
   return track(handler === undefined ? await startUpstream() : await startUpstream(handler));
-}
-
-/** An Express app with `mw` at `/api` and an error middleware recording what reached it. */
-function appWith(mw: ProxyMiddleware): { app: express.Express; expressErrors: unknown[] } {
-  const expressErrors: unknown[] = [];
-  const app = express();
-  app.use('/api', mw);
-  app.use(((err, _req, res, _next) => {
-    expressErrors.push(err);
-    res.status(500).type('text/plain').send('express-error-middleware');
-  }) as ErrorRequestHandler);
-  return { app, expressErrors };
-}
-
-/** A custom errorHandler that records its calls and answers `err.status` with the code. */
-function recordingHandler(): { calls: ProxyError[]; handler: NonNullable<ProxyConfig['errorHandler']> } {
-  const calls: ProxyError[] = [];
-  return {
-    calls,
-    handler: (err, _req, res) => {
-      calls.push(err);
-      res.statusCode = err.status;
-      res.setHeader('content-type', 'text/plain');
-      res.end(`custom:${err.code}`);
-    },
-  };
 }
 
 /**
@@ -306,38 +280,7 @@ describe('a custom errorHandler', () => {
   });
 });
 
-describe('retries and NO_UPSTREAM', () => {
-  it('retries: 1 with the first target dead succeeds on the second (2 attempts)', async () => {
-    const dead = await deadTargetUrl();
-    const up = await upstream();
-    const { calls, handler } = recordingHandler();
-    const mw = makeProxy({
-      targets: [{ url: dead, name: 'dead' }, { url: up.url, name: 'live' }],
-      balancer: 'first',
-      retries: 1,
-      errorHandler: handler,
-    });
-    const { app } = appWith(mw);
-    const res = await request(app).get('/api/things?x=1').expect(200);
-    expect(res.body).toMatchObject({ name: 'upstream', method: 'GET', url: '/things?x=1' });
-    expect(calls).toHaveLength(0);
-    const stats = mw.stats();
-    expect(stats.find((s) => s.name === 'dead')).toMatchObject({ requests: 1, failures: 1, active: 0 });
-    expect(stats.find((s) => s.name === 'live')).toMatchObject({ requests: 1, failures: 0, active: 0 });
-    // One attempt per target: two attempts in all.
-    expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(2);
-    expect(res.headers['content-type']).toMatch(/json/);
-  });
-
-  it('without retries the dead target fails the request', async () => {
-    const dead = await deadTargetUrl();
-    const up = await upstream();
-    const mw = makeProxy({ targets: [dead, up.url], balancer: 'first' });
-    const { app } = appWith(mw);
-    await request(app).get('/api/x').expect(502);
-    expect(up.requests).toHaveLength(0);
-  });
-
+describe('NO_UPSTREAM', () => {
   it('answers 503 NO_UPSTREAM once every target was removed, contacting nothing', async () => {
     const up = await upstream();
     const { calls, handler } = recordingHandler();
@@ -422,20 +365,6 @@ describe('user functions that throw go to next(err)', () => {
     expect(calls).toHaveLength(0);
     await request(app).get('/api/again').expect(500);
     expect(expressErrors).toEqual([broke, broke]);
-  });
-
-  it('a throwing retryFilter', async () => {
-    const broke = new Error('filter-broke');
-    const mw = makeProxy({
-      targets: [await deadTargetUrl(), await deadTargetUrl()],
-      retries: 1,
-      retryFilter: () => {
-        throw broke;
-      },
-    });
-    const { app, expressErrors } = appWith(mw);
-    await request(app).get('/api/x').expect(500);
-    expect(expressErrors).toEqual([broke]);
   });
 
   it('a throwing header function', async () => {

@@ -329,6 +329,28 @@ describe('hop-by-hop headers on the request', () => {
     expect(up.requests[0]!.body.toString()).toBe('payload');
   });
 
+  // One request per hop-by-hop name, each with a value no end-to-end header has. Not
+  // Transfer-Encoding: it frames the message, so the proxy frames its own (the smuggling
+  // tests cover what a client's Transfer-Encoding may not do).
+  it.each<[string, OutgoingHttpHeaders]>([
+    ['Connection (and the name it lists)', { Connection: 'keep-alive, X-Probe-Listed', 'X-Probe-Listed': 'probe' }],
+    ['Keep-Alive', { 'Keep-Alive': 'timeout=5, probe=1' }],
+    ['Proxy-Connection', { 'Proxy-Connection': 'probe' }],
+    ['TE', { TE: 'probe' }],
+    ['Trailer', { Trailer: 'X-Probe' }],
+    ['Upgrade', { Upgrade: 'probe/1' }],
+    ['Proxy-Authorization', { 'Proxy-Authorization': 'Basic probe' }],
+    ['Proxy-Authenticate', { 'Proxy-Authenticate': 'Basic realm="probe"' }],
+  ])('a request header %s does not reach the upstream', async (_name, headers) => {
+    const up = await upstream();
+    const { front } = await serve({ targets: up.url });
+    const reply = await send(front.url, { method: 'POST', path: '/api/hop', headers, body: ['pay', 'load'] });
+    expect(reply.status).toBe(200);
+    const seen = up.requests[0]!;
+    expect(seen.rawHeaders.join('\n')).not.toMatch(/probe/i);
+    expect(seen.body.toString()).toBe('payload');
+  });
+
   it('keeps TE: trailers', async () => {
     const up = await upstream();
     const { front } = await serve({ targets: up.url });

@@ -112,7 +112,7 @@ describe('the to template cannot choose the origin', () => {
       expect([200, 400]).toContain(statuses(reply)[0]);
     }
     expect(evil.connections()).toBe(0);
-    for (const r of up.requests) expect(r.target.startsWith('/')).toBe(true);
+    for (const r of up.requests) expect(r.target).toMatch(/^\//);
   });
 
   it('a placeholder in the origin is refused when proxy() is called', () => {

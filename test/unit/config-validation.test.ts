@@ -4,12 +4,22 @@
  * fault (ARCHITECTURE.md style rule 3).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import https from 'node:https';
+import { rootCertificates, type TLSSocket } from 'node:tls';
+import request from 'supertest';
 import { Agent as UndiciAgent } from 'undici';
-import { rootCertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, proxy, type ProxyConfig, type ProxyMiddleware, type TlsOptions } from '../../src/index.js';
 import { configErrorFrom } from '../helpers/config-error.js';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
+import { sendText } from '../helpers/client.js';
+import { deadTargetUrl } from '../helpers/dead-target.js';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { listen, rawRequest, serveOnLoopback } from '../helpers/listen.js';
+import { until } from '../helpers/poll.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const { track } = useCleanup();
 
 const T = 'http://127.0.0.1:3001';
 
@@ -191,24 +201,144 @@ describe('valid configs are accepted', () => {
     await Promise.all(created.splice(0).map((mw) => mw.close()));
   });
 
-  it.each<[string, ProxyConfig]>([
-    ['one target string', { targets: T }],
-    ['a URL and an object target', { targets: [new URL(T), { url: 'http://127.0.0.1:3002/p', name: 'b', weight: 0 }] }],
-    ['an empty target list (NO_UPSTREAM until added)', { targets: [] }],
-    ['ws: false', { targets: T, ws: false }],
-    ['maxConns Infinity and pool maxSockets Infinity', { targets: T, maxConns: Infinity, pool: { maxSockets: Infinity } }],
-    ['a path template', { targets: T, to: '/v2{path}{query}' }],
-    ['a to with the same origin as targets', { targets: T, to: `${T}/v2{path}{query}` }],
-    ['a to with an origin and no targets', { to: `${T}/v2{path}{query}` }],
-    ['retries 0, tryDuration 0, tryInterval 0', { targets: T, retries: 0, tryDuration: 0, tryInterval: 0 }],
-    ['trustProxy CIDRs and named ranges', { targets: T, trustProxy: ['10.0.0.0/8', '::1', 'loopback'] }],
-    ['header rules of every kind', { targets: T, headers: { 'X-A': 'a', 'X-Ip': '{addr}', 'X-B': null, 'X-C': () => 'c' } }],
-    ['a user dispatcher', { targets: T, dispatcher: new UndiciAgent() }],
-  ])('%s', (_case, config) => {
-    const mw = proxy(config);
+  /**
+   * Each accepted config, and the behaviour it must resolve to, checked with real requests to
+   * `up` (an echo upstream on 127.0.0.1) through the middleware.
+   */
+  const ACCEPTED: Array<{ case: string; config: (up: string) => ProxyConfig; behaves: (mw: ProxyMiddleware, up: Upstream) => Promise<void> }> = [
+    {
+      case: 'one target string',
+      config: (up) => ({ targets: up }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/a?x=1').expect(200);
+        expect(up.requests.map((r) => r.url)).toEqual(['/a?x=1']);
+        expect(mw.stats()).toMatchObject([{ url: `${up.url}/`, requests: 1, statuses: { 200: 1 } }]);
+      },
+    },
+    {
+      case: 'a URL and an object target (weight 0: never chosen)',
+      config: (up) => ({ targets: [new URL(up), { url: 'http://127.0.0.1:3002/p', name: 'b', weight: 0 }] }),
+      behaves: async (mw, up) => {
+        for (let i = 0; i < 3; i++) await request(mw).get('/x').expect(200);
+        expect(mw.stats().map((s) => [s.url, s.requests])).toEqual([
+          [`${up.url}/`, 3],
+          ['http://127.0.0.1:3002/p', 0],
+        ]);
+        expect(mw.stats()[1]?.name).toBe('b');
+      },
+    },
+    {
+      case: 'an empty target list (NO_UPSTREAM until added)',
+      config: () => ({ targets: [] }),
+      behaves: async (mw, up) => {
+        const none = await request(mw).get('/x').set('accept', 'application/json').expect(503);
+        expect(none.text).toContain('"NO_UPSTREAM"');
+        mw.balancer.add(up.url);
+        await request(mw).get('/x').expect(200);
+        expect(up.requests).toHaveLength(1);
+      },
+    },
+    {
+      case: 'ws: false (requests proxied, upgrades answered 501)',
+      config: (up) => ({ targets: up, ws: false }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/x').expect(200);
+        const front = track(await listen(mw));
+        front.server.on('upgrade', mw.upgrade);
+        const reply = await rawRequest(
+          front.port,
+          'GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        expect(reply).toMatch(/^HTTP\/1\.1 501 /);
+        expect(up.requests.map((r) => r.url)).toEqual(['/x']);
+      },
+    },
+    {
+      case: 'maxConns Infinity and pool maxSockets Infinity (no request refused)',
+      config: (up) => ({ targets: up, maxConns: Infinity, pool: { maxSockets: Infinity } }),
+      behaves: async (mw, up) => {
+        const front = track(await listen(mw));
+        const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => sendText(`${front.url}/n${i}`)));
+        expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
+        expect(up.requests).toHaveLength(20);
+      },
+    },
+    {
+      case: 'a path template',
+      config: (up) => ({ targets: up, to: '/v2{path}{query}' }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/users?x=1').expect(200);
+        expect(up.requests.map((r) => r.url)).toEqual(['/v2/users?x=1']);
+      },
+    },
+    {
+      case: 'a to with the same origin as targets',
+      config: (up) => ({ targets: up, to: `${up}/v2{path}{query}` }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/users?x=1').expect(200);
+        expect(up.requests.map((r) => r.url)).toEqual(['/v2/users?x=1']);
+      },
+    },
+    {
+      case: 'a to with an origin and no targets (the origin is the one target)',
+      config: (up) => ({ to: `${up}/v2{path}{query}` }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/users?x=1').expect(200);
+        expect(up.requests.map((r) => r.url)).toEqual(['/v2/users?x=1']);
+        expect(mw.stats().map((s) => s.url)).toEqual([`${up.url}/`]);
+      },
+    },
+    {
+      case: 'retries 0, tryDuration 0, tryInterval 0 (one attempt only)',
+      config: () => ({ targets: [], retries: 0, tryDuration: 0, tryInterval: 0 }),
+      behaves: async (mw, up) => {
+        mw.balancer.add({ url: await deadTargetUrl(), name: 'dead' });
+        mw.balancer.add({ url: up.url, name: 'live' });
+        await request(mw).get('/x').expect(502);
+        expect(mw.stats().map((s) => [s.name, s.requests])).toEqual([
+          ['dead', 1],
+          ['live', 0],
+        ]);
+      },
+    },
+    {
+      case: 'trustProxy CIDRs and named ranges (a loopback peer may supply X-Forwarded-For)',
+      config: (up) => ({ targets: up, trustProxy: ['10.0.0.0/8', '::1', 'loopback'] }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/x').set('x-forwarded-for', '203.0.113.9').expect(200);
+        expect(up.requests[0]?.headers['x-forwarded-for']).toMatch(/^203\.0\.113\.9, (::ffff:)?127\.0\.0\.1$/);
+      },
+    },
+    {
+      case: 'header rules of every kind (string, placeholder, null, function)',
+      config: (up) => ({ targets: up, headers: { 'X-A': 'a', 'X-Ip': '{addr}', 'X-B': null, 'X-C': () => 'c' } }),
+      behaves: async (mw, up) => {
+        await request(mw).get('/x').set('x-b', 'from-client').expect(200);
+        const seen = up.requests[0]?.headers ?? {};
+        expect({ a: seen['x-a'], b: seen['x-b'], c: seen['x-c'] }).toEqual({ a: 'a', b: undefined, c: 'c' });
+        expect(seen['x-ip']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+      },
+    },
+    {
+      case: 'a user dispatcher (requests go through it)',
+      config: (up) => ({ targets: up, dispatcher: userDispatcher }),
+      behaves: async (mw) => {
+        await request(mw).get('/x').expect(200);
+        await mw.close();
+        // close() leaves a user's dispatcher open: it still serves requests.
+        expect(userDispatcher.destroyed).toBe(false);
+        expect(userDispatcher.closed).toBe(false);
+      },
+    },
+  ];
+  const userDispatcher = new UndiciAgent();
+  afterAll(() => userDispatcher.close());
+
+  it.each(ACCEPTED)('$case', async ({ config, behaves }) => {
+    const up = track(await startUpstream());
+    const mw = proxy(config(up.url));
     created.push(mw);
-    expect(typeof mw).toBe('function');
-    expect(Array.isArray(mw.stats())).toBe(true);
+    await behaves(mw, up);
   });
 
   it('does not write into the user config', () => {
@@ -378,25 +508,54 @@ describe('tls material is checked when proxy() is called', () => {
     expect(thrownBy({ targets: T, tls: { ca: 'not a ca' } }).message).toMatch(/^switchyard: tls\.ca must be/);
   });
 
-  /** [case, tls option built once the certificates exist]. */
-  const VALID_TLS: Array<[string, () => TlsOptions]> = [
-    ['tls with cert and key', () => ({ verify: false, servername: false, cert: certs.client.cert, key: certs.client.key })],
-    ['cert and key as Buffers', () => ({ cert: Buffer.from(certs.client.cert), key: Buffer.from(certs.client.key) })],
-    ['a cert chain (leaf, then its CA)', () => ({ cert: certs.client.cert + certs.clientCa, key: certs.client.key })],
-    ['a key in SEC1 (EC PRIVATE KEY) form', () => ({ cert: certs.client.cert, key: clientKeyAs('sec1', false) })],
-    ['CRLF line endings', () => ({ cert: certs.client.cert.replace(/\n/g, '\r\n'), key: certs.client.key.replace(/\n/g, '\r\n') })],
-    ['one ca', () => ({ ca: certs.ca })],
-    ['a ca bundle of two certificates in one string', () => ({ ca: certs.ca + certs.clientCa })],
-    ['a ca Buffer', () => ({ ca: Buffer.from(certs.ca) })],
-    ['a ca array of a string and a Buffer', () => ({ ca: [certs.ca, Buffer.from(certs.clientCa)] })],
-    ['Node roots plus a private ca', () => ({ ca: [...rootCertificates, certs.ca] })],
-    ['a ca in TRUSTED CERTIFICATE form (openssl -trustout)', () => ({ ca: trustedForm(certs.ca) })],
-    ['ca, cert and key together', () => ({ ca: certs.ca, cert: certs.client.cert, key: certs.client.key })],
+  /**
+   * [case, tls option built once the certificates exist, whether it presents the client
+   * certificate]. Each is checked against a real HTTPS upstream whose certificate is signed by
+   * `certs.ca` and which asks for a client certificate: the request must succeed (so the CA was
+   * trusted), and the client certificate must arrive verified when one is configured. The rows
+   * about cert and key forms trust `certs.ca` too (or turn verification off) so they can connect.
+   */
+  const VALID_TLS: Array<[string, () => TlsOptions, boolean]> = [
+    ['tls with cert and key', () => ({ verify: false, servername: false, cert: certs.client.cert, key: certs.client.key }), true],
+    ['cert and key as Buffers', () => ({ ca: certs.ca, cert: Buffer.from(certs.client.cert), key: Buffer.from(certs.client.key) }), true],
+    ['a cert chain (leaf, then its CA)', () => ({ ca: certs.ca, cert: certs.client.cert + certs.clientCa, key: certs.client.key }), true],
+    ['a key in SEC1 (EC PRIVATE KEY) form', () => ({ ca: certs.ca, cert: certs.client.cert, key: clientKeyAs('sec1', false) }), true],
+    [
+      'CRLF line endings',
+      () => ({ ca: certs.ca, cert: certs.client.cert.replace(/\n/g, '\r\n'), key: certs.client.key.replace(/\n/g, '\r\n') }),
+      true,
+    ],
+    ['one ca', () => ({ ca: certs.ca }), false],
+    ['a ca bundle of two certificates in one string', () => ({ ca: certs.clientCa + certs.ca }), false],
+    ['a ca Buffer', () => ({ ca: Buffer.from(certs.ca) }), false],
+    ['a ca array of a string and a Buffer', () => ({ ca: [certs.clientCa, Buffer.from(certs.ca)] }), false],
+    ['Node roots plus a private ca', () => ({ ca: [...rootCertificates, certs.ca] }), false],
+    ['a ca in TRUSTED CERTIFICATE form (openssl -trustout)', () => ({ ca: trustedForm(certs.ca) }), false],
+    ['ca, cert and key together', () => ({ ca: certs.ca, cert: certs.client.cert, key: certs.client.key }), true],
   ];
 
-  it.each(VALID_TLS)('accepts %s', (_case, tls) => {
-    const mw = proxy({ targets: HTTPS, tls: tls() });
+  /** What the HTTPS upstream saw of the proxy's client certificate. */
+  interface SeenClient {
+    cn: string | undefined;
+    authorized: boolean;
+  }
+
+  it.each(VALID_TLS)('accepts %s, and the upstream connection uses it', async (_case, tls, presentsCert) => {
+    const seen: SeenClient[] = [];
+    const upstream = https.createServer(
+      { cert: certs.server.cert, key: certs.server.key, ca: certs.clientCa, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const socket = req.socket as TLSSocket;
+        const cn: unknown = socket.getPeerCertificate().subject?.CN;
+        seen.push({ cn: typeof cn === 'string' ? cn : undefined, authorized: socket.authorized });
+        res.end('ok');
+      },
+    );
+    const up = track(await serveOnLoopback(upstream));
+    const mw = proxy({ targets: `https://127.0.0.1:${up.port}`, tls: tls() });
     created.push(mw);
-    expect(typeof mw).toBe('function');
+    const res = await request(mw).get('/x');
+    expect({ status: res.status, text: res.text }).toEqual({ status: 200, text: 'ok' });
+    expect(seen).toEqual([presentsCert ? { cn: 'switchyard-client', authorized: true } : { cn: undefined, authorized: false }]);
   });
 });

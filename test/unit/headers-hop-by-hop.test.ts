@@ -1,21 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { connectionTokens, HOP_BY_HOP } from '../../src/headers/hop-by-hop.js';
+import { connectionTokens } from '../../src/headers/hop-by-hop.js';
+import { filterResponseHeaders } from '../../src/headers/upstream-headers.js';
 
-describe('HOP_BY_HOP', () => {
-  it('holds the RFC 9110 hop-by-hop names plus proxy-connection and the proxy-auth pair, lowercase', () => {
-    expect([...HOP_BY_HOP].sort()).toEqual(
-      [
-        'connection',
-        'keep-alive',
-        'proxy-authenticate',
-        'proxy-authorization',
-        'proxy-connection',
-        'te',
-        'trailer',
-        'transfer-encoding',
-        'upgrade',
-      ].sort(),
-    );
+describe('a hop-by-hop response header does not reach the client', () => {
+  // Each name as upstreams spell it, and upper-cased: the match ignores letter case.
+  const names = ['Connection', 'Keep-Alive', 'Proxy-Connection', 'TE', 'Trailer', 'Transfer-Encoding', 'Upgrade', 'Proxy-Authorization', 'Proxy-Authenticate'];
+  it.each(names.flatMap((n) => [n, n.toUpperCase()]))('%s', (name) => {
+    const raw = ['Content-Type', 'text/plain', name, 'probe', 'X-End-To-End', 'yes'];
+    expect(filterResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'X-End-To-End', 'yes']);
+  });
+
+  it('nor does a name that Connection lists, before or after Connection', () => {
+    const raw = ['X-Early', 'a', 'Connection', 'close, X-Early, X-Late', 'X-Late', 'b', 'X-Kept', 'c'];
+    expect(filterResponseHeaders(raw)).toEqual(['X-Kept', 'c']);
   });
 });
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeConfig } from '../../src/config/normalize-config.js';
 import { proxy, type ProxyConfig } from '../../src/index.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
+import { startingWith } from '../helpers/match.js';
 
 const T = 'http://127.0.0.1:3001';
 
@@ -46,7 +47,7 @@ describe('healthCheck validation', () => {
   ])('%s', (_label, healthCheck, message) => {
     const err = thrownBy({ healthCheck });
     expect(err).toBeInstanceOf(TypeError);
-    expect(err.message.startsWith(message)).toBe(true);
+    expect(err.message).toMatch(startingWith(message));
   });
 
   it('resolves the defaults', () => {
@@ -84,7 +85,7 @@ describe('passive validation', () => {
   ])('%s', (_label, passive, message) => {
     const err = thrownBy({ passive });
     expect(err).toBeInstanceOf(TypeError);
-    expect(err.message.startsWith(message)).toBe(true);
+    expect(err.message).toMatch(startingWith(message));
   });
 
   it('creates a tracker for {} and none when off', () => {

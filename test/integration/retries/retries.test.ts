@@ -8,11 +8,11 @@ import net from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import type { ProxyError, ProxyMiddleware } from '../../src/index.js';
-import { closingUpstream, deadTargetUrl } from '../helpers/dead-target.js';
-import { useCleanup } from '../helpers/lifecycle.js';
-import { until } from '../helpers/poll.js';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
+import type { ProxyError, ProxyMiddleware } from '../../../src/index.js';
+import { closingUpstream, deadTargetUrl } from '../../helpers/dead-target.js';
+import { useCleanup } from '../../helpers/lifecycle.js';
+import { until } from '../../helpers/poll.js';
+import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
 
 const { defer, track, proxyFor: makeProxy } = useCleanup();
 

@@ -1,0 +1,76 @@
+// What the recipes in the docs do, run from the docs' own code blocks (see in-process.ts):
+// the block a reader copies is the block tested here.
+import express from 'express';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../helpers/lifecycle.js';
+import { startUpstream } from '../helpers/upstream.js';
+import { docSnippet, runInProcess } from './in-process.js';
+
+const { track, proxyFor } = useCleanup();
+
+describe('docs/recipes/mounting-and-paths.md: routing by a header', () => {
+  const snippet = docSnippet('docs/recipes/mounting-and-paths.md', "to: '/tenants/{header.x-tenant}");
+
+  async function tenantApp() {
+    const up = track(await startUpstream());
+    const app = express();
+    await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3002': up.url });
+    return { app, up };
+  }
+
+  it('forwards a request with X-Tenant to /tenants/<tenant>/...', async () => {
+    const { app, up } = await tenantApp();
+    const res = await request(app).get('/tenant/list?x=1').set('x-tenant', 'acme');
+    expect(res.status).toBe(200);
+    expect(up.requests.map((r) => r.url)).toEqual(['/tenants/acme/list?x=1']);
+  });
+
+  it('answers 400 without X-Tenant (or with an empty one) and never contacts the upstream', async () => {
+    const { app, up } = await tenantApp();
+    const missing = await request(app).get('/tenant/list');
+    expect(missing.status).toBe(400);
+    expect(missing.text).toContain('X-Tenant header required');
+    const empty = await request(app).get('/tenant/list').set('x-tenant', '');
+    expect(empty.status).toBe(400);
+    expect(up.requests).toEqual([]);
+  });
+});
+
+describe('docs/migrating-from-http-proxy-middleware.md: rewriting redirects and cookies', () => {
+  const snippet = docSnippet('docs/migrating-from-http-proxy-middleware.md', "headers['set-cookie']");
+
+  it('puts Location and every cookie Path under the mount point and drops cookie Domains', async () => {
+    const up = track(
+      await startUpstream((req, res) => {
+        res.setHeader('location', `http://127.0.0.1:${req.socket.localPort}/login`);
+        res.setHeader('set-cookie', [
+          'sid=1; Domain=internal.example; Path=/; HttpOnly',
+          'pref=dark; path=/account; domain=.internal.example',
+          'plain=1',
+          'empty=1; Path=',
+        ]);
+        res.writeHead(302).end();
+      }),
+    );
+    const app = express();
+    await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3001': up.url });
+
+    const res = await request(app).get('/api/start');
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/api/login');
+    expect(res.headers['set-cookie']).toEqual(['sid=1; Path=/api; HttpOnly', 'pref=dark; Path=/api/account', 'plain=1', 'empty=1; Path=/api']);
+  });
+
+  it('leaves a Location on another origin alone', async () => {
+    const up = track(
+      await startUpstream((_req, res) => {
+        res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }).end();
+      }),
+    );
+    const app = express();
+    await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3001': up.url });
+    const res = await request(app).get('/api/start');
+    expect(res.headers.location).toBe('http://127.0.0.1:1/elsewhere');
+  });
+});
