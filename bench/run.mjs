@@ -5,14 +5,18 @@
  *
  * Options:
  *   --quick              1 rep × 1 s (2 s for 5 B GET), 1 s warm-up, large bodies through switchyard only (~1 min)
- *   --check              exit 1 when switchyard < 0.45× raw on 5 B GET or buffers the large upload
+ *   --check              exit 1 when switchyard < 1.5× http-proxy-middleware on 5 B GET or buffers the large upload
  *   --reps N             reps (full: 5)
  *   --duration S         measured seconds per run (full: 10)
  *   --warmup S           warm-up seconds before each measured run (full: 2)
- *   --columns a,b        subset of: raw, http-proxy-3, hpm, express-http-proxy, switchyard, switchyard-full,
- *                        and, for the cost breakdown, express-raw (the raw proxy as an Express middleware),
- *                        express-router-raw and express-proto-raw (behind Express's router alone, or
- *                        its req/res prototype swap alone) and switchyard-bare (a bare node:http handler)
+ *   --columns a,b        subset of: raw, http-proxy-3, hpm, express-http-proxy, undici-express (Express 5 +
+ *                        minimal undici proxy), fastify-reply-from, switchyard, switchyard-helper (on a
+ *                        server made with expressServerOptions), switchyard-bare (a bare node:http
+ *                        handler), switchyard-full, and, for the cost breakdown, express-raw (the raw
+ *                        proxy as an Express middleware), express-router-raw and express-proto-raw
+ *                        (behind Express's router alone, or its req/res prototype swap alone),
+ *                        express-helper-raw (express-raw with the server helper), undici (the minimal
+ *                        undici proxy, no framework) and undici-express-helper
  *   --scenarios a,b      subset of: hello, 64k, 10m, post64k
  *   --stream-size BYTES  size of the large upload/download (default 1 GiB); 0 skips them
  *   --stream-columns a,b columns that run the large bodies (full: all)
@@ -28,11 +32,11 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COLUMNS } from './lib/columns.mjs';
+import { ALL_COLUMNS, COLUMNS } from './lib/columns.mjs';
 import { snapshotDist } from './lib/dist-snapshot.mjs';
 import { detectGenerator, runLoad } from './lib/load.mjs';
 import { ask, canPin, pinSelf, startNode, stop } from './lib/proc.mjs';
-import { evaluateTargets, renderMarkdown, summarize, summarizeStreams } from './lib/report.mjs';
+import { evaluateTargets, ratioOf, renderMarkdown, summarize, summarizeStreams } from './lib/report.mjs';
 import { transfer } from './lib/stream.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -78,11 +82,10 @@ const duration = Number(opts.duration ?? (quick ? 1 : 10));
 const durationOf = (scenario) => (quick && opts.duration === undefined ? (scenario.name === 'hello' ? 2 : 1) : duration);
 const warmup = Number(opts.warmup ?? (quick ? 1 : 2));
 // Extra columns (the cost breakdown) run only when named, next to what they are compared with.
-const KNOWN_COLUMNS = [COLUMNS[0], 'express-raw', 'express-router-raw', 'express-proto-raw', ...COLUMNS.slice(1, 4), 'switchyard-bare', ...COLUMNS.slice(4)];
-const columns = opts.columns === undefined ? COLUMNS : list(opts.columns, KNOWN_COLUMNS, 'column');
+const columns = opts.columns === undefined ? COLUMNS : list(opts.columns, ALL_COLUMNS, 'column');
 const scenarios = SCENARIOS.filter((s) => list(opts.scenarios, SCENARIOS.map((x) => x.name), 'scenario').includes(s.name));
 const streamSize = Number(opts['stream-size'] ?? 2 ** 30);
-const streamColumns = (opts['stream-columns'] === undefined ? (quick ? ['switchyard'] : COLUMNS) : list(opts['stream-columns'], KNOWN_COLUMNS, 'column')).filter((c) => columns.includes(c));
+const streamColumns = (opts['stream-columns'] === undefined ? (quick ? ['switchyard'] : COLUMNS) : list(opts['stream-columns'], ALL_COLUMNS, 'column')).filter((c) => columns.includes(c));
 const generator = opts.generator ?? detectGenerator();
 const outDir = opts.out ?? join(HERE, 'results');
 if (!columns.includes('raw')) throw new Error('the raw column is the baseline of every ratio: keep it in --columns');
@@ -259,19 +262,23 @@ async function main() {
   process.stdout.write(`\n${markdown}\nWrote ${base}.json and ${base}.md in ${meta.seconds} s.\n`);
 
   if (opts.check) {
-    const failures = check(rows, streamRows);
+    const failures = check(runs, rows, streamRows);
     for (const f of failures) log(`CHECK FAILED: ${f}`);
     if (failures.length > 0) process.exitCode = 1;
     else log('check passed');
   }
 }
 
-/** The regression guard: far enough under the targets that noise does not trip it. */
-function check(rows, streamRows) {
+/** The regression guard: issue 11's floors, far enough under its targets that noise does not trip them. */
+function check(runs, rows, streamRows) {
   const failures = [];
-  const hello = rows.find((r) => r.scenario === 'hello' && r.column === 'switchyard');
-  if (hello === undefined) failures.push('the check needs the hello scenario with the raw and switchyard columns');
-  else if (!(hello.ratio >= 0.45)) failures.push(`switchyard is ${hello.ratio.toFixed(2)}× the raw proxy on 5 B GET (floor 0.45×)`);
+  const helloOf = (column) => rows.find((r) => r.scenario === 'hello' && r.column === column);
+  if (helloOf('switchyard') === undefined || helloOf('hpm') === undefined) {
+    failures.push('the check needs the hello scenario with the hpm and switchyard columns');
+  } else {
+    const vsHpm = ratioOf(runs, 'hello', 'switchyard', 'hpm');
+    if (!(vsHpm >= 1.5)) failures.push(`switchyard is ${vsHpm.toFixed(2)}× http-proxy-middleware on 5 B GET (floor 1.5×)`);
+  }
   const upload = streamRows.find((r) => r.column === 'switchyard' && r.direction === 'upload');
   if (upload === undefined) failures.push('the check needs the large upload through switchyard (--stream-size > 0)');
   else if (!upload.ok) failures.push(`the large upload through switchyard did not complete: ${upload.error ?? `${upload.bytes} bytes`}`);

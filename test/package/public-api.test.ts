@@ -8,6 +8,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as api from '../../src/index.js';
 import {
   cookie,
+  expressServerOptions,
   first,
   headerHash,
   ipHash,
@@ -25,6 +26,8 @@ import {
   type UpstreamResponse,
   type CookiePolicy,
   type ErrorHandler,
+  type ExpressAppPrototypes,
+  type ExpressServerOptions,
   type HealthCheckOptions,
   type ModifyResponse,
   type NextFunction,
@@ -38,7 +41,7 @@ import {
 } from '../../src/index.js';
 
 const EXPORTED_VALUES = [
-  'ConfigError', 'ProxyError', 'cookie', 'first', 'headerHash', 'ipHash', 'leastConn', 'proxy', 'random', 'readBody', 'roundRobin', 'uriHash',
+  'ConfigError', 'ProxyError', 'cookie', 'expressServerOptions', 'first', 'headerHash', 'ipHash', 'leastConn', 'proxy', 'random', 'readBody', 'roundRobin', 'uriHash',
 ];
 
 // --- an `any` detector -------------------------------------------------------------------
@@ -135,6 +138,11 @@ describe('public API', () => {
     expectTypeOf(cookie).returns.toEqualTypeOf<Balancer>();
     expectTypeOf(readBody).returns.toEqualTypeOf<Promise<Buffer>>();
     expectTypeOf(readBody).toBeCallableWith({} as IncomingMessage);
+    expectTypeOf(expressServerOptions).toEqualTypeOf<(app: ExpressAppPrototypes) => ExpressServerOptions>();
+    expectTypeOf<ExpressServerOptions>().toEqualTypeOf<{
+      readonly IncomingMessage: typeof IncomingMessage;
+      readonly ServerResponse: typeof ServerResponse;
+    }>();
     expect(typeof proxy).toBe('function');
   });
 
