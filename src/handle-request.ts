@@ -9,10 +9,11 @@ import { resolveRequestBody } from './body/request-body.js';
 import type { ResolvedConfig } from './config/normalize-config.js';
 import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
-import { runHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.js';
+import { startHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.js';
 import type { ProxiedRequest } from './proxied-request.js';
 import { runModifyResponse } from './response/modify-response.js';
 import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';
+import type { LoopOutcome } from './retry/attempt-loop.js';
 import { routeRequest, SKIP, type RouteResult } from './routing/route-request.js';
 import type { NextFunction } from './types.js';
 
@@ -90,14 +91,18 @@ export interface HandlerState {
   closed: boolean;
 }
 
-async function proxyRequest(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, next: NextFunction): Promise<void> {
-  const outcome = await runHttpAttempts(d, p, res);
+/** Where the attempts' outcome leads: nothing more (streaming), the hook, or the error handler. */
+function afterAttempts(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, outcome: LoopOutcome<HttpAnswer>, next: NextFunction): void {
   if (outcome.kind === 'aborted') return;
   if (outcome.kind === 'error') return failRequest(d.cfg, p.req, res, outcome.error, next);
   const answer = outcome.value;
   if (answer.via === 'streaming') return;
   if (answer.via === 'threw') return next(answer.error);
-  return respondThroughHook(d.cfg, p, res, answer, next);
+  respondThroughHook(d.cfg, p, res, answer, next).catch(next);
+}
+
+function proxyRequest(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, next: NextFunction): void {
+  startHttpAttempts(d, p, res, (outcome) => afterAttempts(d, p, res, outcome, next), next);
 }
 
 /** Decides the body of a routed request; `SKIP` and `BAD_REQUEST` errors pass through. */
@@ -111,7 +116,7 @@ function enter(cfg: ResolvedConfig, req: IncomingMessage, r: RouteResult): Route
 function proceed(d: HttpDeps, req: IncomingMessage, res: ServerResponse, p: RouteResult, done: NextFunction): void {
   if (p === SKIP) return done();
   if (p instanceof ProxyError) return failRequest(d.cfg, req, res, p, done);
-  proxyRequest(d, p, res, done).catch(done);
+  proxyRequest(d, p, res, done);
 }
 
 /** Builds the request handler from the resolved config and the transport. */

@@ -17,7 +17,7 @@ import { HOST_SLOT, toHeaderList } from './headers/header-list.js';
 import type { ProxiedRequest } from './proxied-request.js';
 import { createUpstreamResponse } from './response/upstream-response.js';
 import { rawHeaderStrings, writeUpstreamHead } from './response/write-response.js';
-import { ABORTED, runAttemptLoop, type AttemptResult, type LoopOutcome } from './retry/attempt-loop.js';
+import { ABORTED, startAttemptLoop, type AttemptResult, type LoopOutcome, type Settle } from './retry/attempt-loop.js';
 import { isIdempotent } from './retry/retry-policy.js';
 import { targetAddress } from './routing/target-address.js';
 import type { DeadlineClock } from './transport/deadline-clock.js';
@@ -198,25 +198,29 @@ class HttpAttempt implements AttemptSink {
   }
 }
 
-/** Sends one attempt of `p` on `lease.target`. */
-function attemptOnce(
-  d: HttpDeps,
-  p: ProxiedRequest,
-  res: ServerResponse,
-  headerList: string[],
-  track: { current: HttpAttempt | undefined },
-  lease: Lease,
-  attempts: number,
-  mayRetry: boolean,
-): Promise<AttemptResult<HttpAnswer>> {
-  return new Promise((settle) => {
+/** One request's attempts: what each attempt needs, and the attempt in flight for client aborts. */
+class HttpAttempts {
+  current: HttpAttempt | undefined = undefined;
+  readonly headerList: string[];
+
+  constructor(
+    private readonly d: HttpDeps,
+    private readonly p: ProxiedRequest,
+    private readonly res: ServerResponse,
+  ) {
+    this.headerList = toHeaderList(p.headers);
+  }
+
+  /** Sends one attempt of the request on `lease.target`. */
+  attempt(lease: Lease, attempts: number, mayRetry: boolean, settle: Settle<HttpAnswer>): void {
+    const { d, p, res, headerList } = this;
     const target = lease.target;
     const holder = res as ServerResponse & { locals?: Record<string, unknown> };
     (holder.locals ??= {})[d.cfg.contextKey] = target;
     const address = targetAddress(target);
     if (!p.hostFixed) headerList[HOST_SLOT] = address.host;
     const attempt = new HttpAttempt(d, p, res, lease, attempts, mayRetry, settle);
-    track.current = attempt;
+    this.current = attempt;
     attempt.call = dispatchAttempt(
       d.pools.dispatcher,
       d.clock,
@@ -233,30 +237,47 @@ function attemptOnce(
       },
       attempt,
     );
-  });
+  }
 }
 
 /**
- * Runs the attempts of one HTTP request. A status listed in `retryOn` is retried while
- * attempts remain; on the last attempt that response is returned as it is.
+ * Runs the attempts of one HTTP request and calls `done` with the outcome (or `fail` when a
+ * user callback threw). A status listed in `retryOn` is retried while attempts remain; on the
+ * last attempt that response is answered as it is.
  */
-export async function runHttpAttempts(d: HttpDeps, p: ProxiedRequest, res: ServerResponse): Promise<LoopOutcome<HttpAnswer>> {
-  const headerList = toHeaderList(p.headers);
+export function startHttpAttempts(
+  d: HttpDeps,
+  p: ProxiedRequest,
+  res: ServerResponse,
+  done: (outcome: LoopOutcome<HttpAnswer>) => void,
+  fail: (err: unknown) => void,
+): void {
+  const attempts = new HttpAttempts(d, p, res);
   // One close listener per request, whatever the number of attempts.
-  const track: { current: HttpAttempt | undefined } = { current: undefined };
   const onClose = (): void => {
-    if (!res.writableFinished) track.current?.onClientClose();
+    if (!res.writableFinished) attempts.current?.onClientClose();
   };
   res.once('close', onClose);
-  const outcome = await runAttemptLoop<HttpAnswer>(d.cfg, {
-    req: p.req,
-    client: res,
-    canReplay: () => p.body.replayable,
-    attempt: (lease, attempts, mayRetry) => attemptOnce(d, p, res, headerList, track, lease, attempts, mayRetry),
-  });
-  if (outcome.kind !== 'answered') {
-    res.off('close', onClose);
-    p.body.release(outcome.kind === 'error');
-  }
-  return outcome;
+  const finish = (outcome: LoopOutcome<HttpAnswer>): void => {
+    if (outcome.kind !== 'answered') {
+      res.off('close', onClose);
+      p.body.release(outcome.kind === 'error');
+    }
+    done(outcome);
+  };
+  startAttemptLoop<HttpAnswer>(
+    d.cfg,
+    {
+      req: p.req,
+      client: res,
+      canReplay: () => p.body.replayable,
+      attempt: (lease, n, mayRetry, settle) => attempts.attempt(lease, n, mayRetry, settle),
+    },
+    finish,
+    (err) => {
+      res.off('close', onClose);
+      p.body.release(true);
+      fail(err);
+    },
+  );
 }

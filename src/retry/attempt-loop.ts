@@ -3,6 +3,11 @@
  * decide, until an answer, a final error, or a client that went away. An attempt knows nothing
  * of retries; the loop decides, and ends the lease of every failed attempt (an answered attempt
  * keeps its lease until its body is done).
+ *
+ * Callback-driven rather than async: the common request (one attempt, answered) then runs
+ * from routing to the upstream's answer without a promise or a microtask hop, which is most of
+ * what a small request costs beyond Express itself. {@link runAttemptLoop} wraps it in a
+ * promise for callers that prefer one.
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
@@ -39,6 +44,9 @@ export type AttemptResult<T> = Answered<T> | Failed | Aborted;
 /** How the loop ended. */
 export type LoopOutcome<T> = Answered<T> | { readonly kind: 'error'; readonly error: ProxyError } | Aborted;
 
+/** Reports the result of one attempt, exactly once (possibly before `attempt` returns). */
+export type Settle<T> = (result: AttemptResult<T>) => void;
+
 /** What the loop needs to know about one request. */
 export interface AttemptSpec<T> {
   readonly req: IncomingMessage;
@@ -46,21 +54,19 @@ export interface AttemptSpec<T> {
   readonly client: EventEmitter & { readonly destroyed: boolean };
   /** Whether the request can be sent again (no body, or one that can be resent whole). */
   canReplay(): boolean;
-  /** One attempt on `lease.target`; `mayRetry` tells whether another attempt could follow. */
-  attempt(lease: Lease, attempts: number, mayRetry: boolean): Promise<AttemptResult<T>>;
+  /** Starts one attempt on `lease.target`; `mayRetry` tells whether another could follow. */
+  attempt(lease: Lease, attempts: number, mayRetry: boolean, settle: Settle<T>): void;
 }
 
 /** Waits `ms` between attempts, cut short when the client goes away (no timer or listener outlives it). */
-function pause(client: EventEmitter, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      client.off('close', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    client.once('close', done);
-  });
+function pause(client: EventEmitter, ms: number, then: () => void): void {
+  const done = (): void => {
+    clearTimeout(timer);
+    client.off('close', done);
+    then();
+  };
+  const timer = setTimeout(done, ms);
+  client.once('close', done);
 }
 
 /** The user's `retryFilter` (or the default), with a clear error when it answers with a promise. */
@@ -82,33 +88,65 @@ function finalError(error: ProxyError): LoopOutcome<never> {
 /**
  * Runs attempts until one is answered or no retry is allowed: attempts remain (`retries`,
  * then `tryDuration`), the request can be replayed, and the filter agrees (a `retryOn`
- * status skips it). Each retry prefers a target not tried yet. A throwing `balancer.next`
- * or `retryFilter` rejects; the caller hands it on.
+ * status skips it). Each retry prefers a target not tried yet. `done` gets the outcome once;
+ * a throwing `balancer.next` or `retryFilter` goes to `fail` instead.
  */
-export async function runAttemptLoop<T>(cfg: ResolvedConfig, spec: AttemptSpec<T>): Promise<LoopOutcome<T>> {
+export function startAttemptLoop<T>(
+  cfg: ResolvedConfig,
+  spec: AttemptSpec<T>,
+  done: (outcome: LoopOutcome<T>) => void,
+  fail: (err: unknown) => void,
+): void {
   const deadline = cfg.tryDuration > 0 ? Date.now() + cfg.tryDuration : 0;
-  const remain = (attempts: number): boolean =>
-    spec.canReplay() && (attempts <= cfg.retries || (deadline > 0 && Date.now() + cfg.tryInterval < deadline));
   let tried: Set<ProxyTarget> | undefined;
   let attempts = 0;
   let lastError: ProxyError | undefined;
-  for (;;) {
-    const target = pickTarget(cfg.balancer, spec.req, tried, cfg.maxConns);
+  let lease: Lease;
+
+  const remain = (): boolean =>
+    spec.canReplay() && (attempts <= cfg.retries || (deadline > 0 && Date.now() + cfg.tryInterval < deadline));
+
+  const next = (): void => {
+    let target: ProxyTarget | undefined;
+    try {
+      target = pickTarget(cfg.balancer, spec.req, tried, cfg.maxConns);
+    } catch (err) {
+      return fail(err);
+    }
     if (target === undefined) {
-      return finalError(lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts }));
+      return done(finalError(lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts })));
     }
     attempts++;
-    const lease = beginLease(target, cfg.passive);
-    const result = await spec.attempt(lease, attempts, remain(attempts));
-    if (result.kind !== 'failed') return result;
+    lease = beginLease(target, cfg.passive);
+    spec.attempt(lease, attempts, remain(), settle);
+  };
+
+  const afterPause = (): void => {
+    if (!spec.client.destroyed) return next();
+    recordStatus(lease.target, 499);
+    done(ABORTED);
+  };
+
+  const settle = (result: AttemptResult<T>): void => {
+    if (result.kind !== 'failed') return done(result);
     lease.end('failed', 0, result.error);
     lastError = result.error;
-    if (!remain(attempts) || !(result.statusRetry || shouldRetry(cfg, result.error, spec.req))) return finalError(result.error);
-    (tried ??= new Set()).add(target);
-    if (attempts > cfg.retries) await pause(spec.client, cfg.tryInterval);
-    if (spec.client.destroyed) {
-      recordStatus(target, 499);
-      return ABORTED;
+    let retry: boolean;
+    try {
+      retry = remain() && (result.statusRetry || shouldRetry(cfg, result.error, spec.req));
+    } catch (err) {
+      return fail(err);
     }
-  }
+    if (!retry) return done(finalError(result.error));
+    (tried ??= new Set()).add(lease.target);
+    if (attempts > cfg.retries) return pause(spec.client, cfg.tryInterval, afterPause);
+    afterPause();
+  };
+
+  next();
+}
+
+/** {@link startAttemptLoop} as a promise; a throwing `balancer.next` or `retryFilter` rejects. */
+export function runAttemptLoop<T>(cfg: ResolvedConfig, spec: AttemptSpec<T>): Promise<LoopOutcome<T>> {
+  return new Promise((resolve, reject) => startAttemptLoop(cfg, spec, resolve, reject));
 }

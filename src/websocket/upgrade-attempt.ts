@@ -112,23 +112,22 @@ export async function runUpgradeAttempts(d: HttpDeps, p: ProxiedRequest, socket:
     req: p.req,
     client: socket,
     canReplay: () => true,
-    attempt: (lease, attempts, mayRetry) =>
-      new Promise((settle) => {
-        const address = targetAddress(lease.target);
-        if (!p.hostFixed) headerList[HOST_SLOT] = address.host;
-        const attempt = new UpgradeAttempt(d, lease, attempts, mayRetry, settle);
-        current = attempt;
-        attempt.call = dispatchAttempt(d.pools.dispatcher, d.clock, d.timeouts, {
-          origin: address.origin,
-          method: 'GET',
-          path: address.prefix + p.upstreamPath,
-          headers: headerList,
-          body: null,
-          upgrade: protocol,
-          reset: false,
-          servername: d.pools.servername(address.hostname),
-        }, attempt);
-      }),
+    attempt: (lease, attempts, mayRetry, settle) => {
+      const address = targetAddress(lease.target);
+      if (!p.hostFixed) headerList[HOST_SLOT] = address.host;
+      const attempt = new UpgradeAttempt(d, lease, attempts, mayRetry, settle);
+      current = attempt;
+      attempt.call = dispatchAttempt(d.pools.dispatcher, d.clock, d.timeouts, {
+        origin: address.origin,
+        method: 'GET',
+        path: address.prefix + p.upstreamPath,
+        headers: headerList,
+        body: null,
+        upgrade: protocol,
+        reset: false,
+        servername: d.pools.servername(address.hostname),
+      }, attempt);
+    },
   });
   socket.off('close', onClose);
   return outcome;

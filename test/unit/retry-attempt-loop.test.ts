@@ -30,23 +30,24 @@ async function run(steps: Step[], config: Partial<ProxyConfig> = {}, opts: { met
     req: request(opts.method),
     client: client(),
     canReplay: () => opts.replay ?? true,
-    attempt: async (lease: Lease, attempts: number): Promise<AttemptResult<string>> => {
-      const target = lease.target;
-      tried.push(target.name);
-      const step = steps[i++] ?? 'ok';
-      if (step === 'ok') {
-        lease.end('answered', 200);
-        return { kind: 'answered', value: target.name };
-      }
-      if (step === 'status') {
-        const error = new ProxyError('UNEXPECTED_STATUS', 'x', { target, attempts, connected: true });
-        return { kind: 'failed', error, statusRetry: true };
-      }
-      const code = step === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE';
-      const error = new ProxyError(code, step, { target, attempts, connected: step !== 'refused' });
-      return { kind: 'failed', error, statusRetry: false };
-    },
+    attempt: (lease: Lease, attempts: number, _mayRetry: boolean, settle: (r: AttemptResult<string>) => void) => settle(scripted(lease, attempts)),
   });
+  function scripted(lease: Lease, attempts: number): AttemptResult<string> {
+    const target = lease.target;
+    tried.push(target.name);
+    const step = steps[i++] ?? 'ok';
+    if (step === 'ok') {
+      lease.end('answered', 200);
+      return { kind: 'answered', value: target.name };
+    }
+    if (step === 'status') {
+      const error = new ProxyError('UNEXPECTED_STATUS', 'x', { target, attempts, connected: true });
+      return { kind: 'failed', error, statusRetry: true };
+    }
+    const code = step === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE';
+    const error = new ProxyError(code, step, { target, attempts, connected: step !== 'refused' });
+    return { kind: 'failed', error, statusRetry: false };
+  }
   const stats = cfg.balancer.targets.map((t) => t as unknown as { name: string; active: number; requests: number; failures: number; statuses: Record<number, number> });
   return { outcome, tried: tried.join(''), stats };
 }
@@ -100,7 +101,9 @@ describe('runAttemptLoop', () => {
       req: request(),
       client: client(),
       canReplay: () => true,
-      attempt: () => Promise.reject(new Error('never called')),
+      attempt: () => {
+        throw new Error('never called');
+      },
     });
     expect(outcome).toMatchObject({ kind: 'error', error: { code: 'NO_UPSTREAM', attempts: 0 } });
   });
@@ -112,12 +115,12 @@ describe('runAttemptLoop', () => {
       req: request(),
       client: c,
       canReplay: () => true,
-      attempt: async (lease, attempts) => {
+      attempt: (lease, attempts, _mayRetry, settle) => {
         setImmediate(() => {
           c.destroyed = true;
           c.emit('close');
         });
-        return { kind: 'failed', error: new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { target: lease.target, attempts }), statusRetry: false };
+        settle({ kind: 'failed', error: new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { target: lease.target, attempts }), statusRetry: false });
       },
     });
     expect(await outcome).toEqual({ kind: 'aborted' });
