@@ -90,6 +90,8 @@ function deadlineKind(phase: number, clientStalled: boolean): FailureKind {
  */
 export class UpstreamCall implements Timed {
   deadline: number;
+  prevTimed: Timed | null = null;
+  nextTimed: Timed | null = null;
   /** Whether a connection was established and the request written to it. */
   connected = false;
   private phase = QUEUED;
