@@ -63,7 +63,8 @@ class AttemptBody extends Readable implements BodyStream {
   waitingForClient = false;
 
   constructor(private readonly source: ClientBody) {
-    super();
+    // As much as one read from a client socket (64 KiB): a full chunk never pauses the client by itself.
+    super({ highWaterMark: 64 * 1024 });
   }
 
   override _read(): void {
@@ -161,16 +162,27 @@ function release(s: ClientBody, handOn: boolean): void {
   s.kept = [];
 }
 
+/** The {@link RequestBody} of a streamed body: one object per request, its methods shared. */
+class StreamedBody implements RequestBody {
+  constructor(private readonly s: ClientBody) {}
+
+  get replayable(): boolean {
+    const s = this.s;
+    // Nothing read yet: the client still has the whole body, whatever the limit.
+    return !s.reading || (s.kept !== undefined && s.error === undefined);
+  }
+
+  forAttempt(): BodyStream {
+    return nextStream(this.s);
+  }
+
+  release(handOn: boolean): void {
+    release(this.s, handOn);
+  }
+}
+
 function clientBody(req: IncomingMessage, limit: number): RequestBody {
-  const s: ClientBody = { req, limit, kept: [], size: 0, reading: false, ended: false, error: undefined, current: undefined, listeners: undefined };
-  return {
-    get replayable() {
-      // Nothing read yet: the client still has the whole body, whatever the limit.
-      return !s.reading || (s.kept !== undefined && s.error === undefined);
-    },
-    forAttempt: () => nextStream(s),
-    release: (handOn) => release(s, handOn),
-  };
+  return new StreamedBody({ req, limit, kept: [], size: 0, reading: false, ended: false, error: undefined, current: undefined, listeners: undefined });
 }
 
 /**
