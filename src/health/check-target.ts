@@ -7,6 +7,7 @@
 import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import type { ResolvedTls } from '../config/normalize-config.js';
+import { targetAddress } from '../routing/target-address.js';
 import { lookupLocalhost } from '../transport/connector.js';
 import type { ProxyTarget } from '../types.js';
 
@@ -34,7 +35,7 @@ function passes(status: number, expect: ReadonlySet<number> | undefined): boolea
 
 function requestOptions(target: ProxyTarget, opts: CheckOptions, tls: ResolvedTls): { secure: boolean; options: RequestOptions } {
   const url = target.url;
-  const secure = url.protocol === 'https:' || url.protocol === 'wss:';
+  const secure = targetAddress(target).secure;
   const options: RequestOptions & https.RequestOptions = {
     method: 'GET',
     // `[::1]` in a URL is `::1` on the wire.

@@ -1,8 +1,8 @@
 /**
  * The open WebSocket tunnels of one middleware: each is the client's socket spliced to the
  * upstream's. The registry owns their lifetime, so no socket outlives its partner and
- * `close()` can end every tunnel this middleware opened (http-proxy-3's own socket counters
- * are module-global, so they could not tell one middleware's tunnels from another's).
+ * `close()` can end every tunnel this middleware opened. undici hands an upgraded socket
+ * over and forgets it, so nothing but this registry knows a tunnel still runs.
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
