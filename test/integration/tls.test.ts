@@ -5,6 +5,7 @@
  */
 import https from 'node:https';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { rootCertificates, type TLSSocket } from 'node:tls';
 import { Agent as UndiciAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -418,5 +419,39 @@ describe('bad TLS material', () => {
       expect(mw.stats()).toHaveLength(1);
       await mw.close();
     }
+  });
+});
+
+describe('http2: true', () => {
+  /** An HTTP/2-only TLS upstream (no HTTP/1.1 fallback) that reports the version it saw. */
+  async function h2Upstream(): Promise<{ port: number }> {
+    const server = http2.createSecureServer({ key: certs.server.key, cert: certs.server.cert, allowHTTP1: false }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        // `connection` would be illegal on an HTTP/2 answer: the proxy must not need it.
+        res.end(JSON.stringify({ httpVersion: req.httpVersion, method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }));
+      });
+    });
+    const { port, close } = await serveOnLoopback(server);
+    track({ close });
+    return { port };
+  }
+
+  it('negotiates HTTP/2 with an https: target by ALPN; bodies stream both ways', async () => {
+    const up = await h2Upstream();
+    const { url, mw } = await serve({ targets: `https://localhost:${up.port}`, http2: true, tls: { ca: certs.ca } });
+    const got = await sendText(`${url}/h2?x=1`, { method: 'POST', body: 'hello over h2' });
+    expect(got.status).toBe(200);
+    expect(JSON.parse(got.body)).toEqual({ httpVersion: '2.0', method: 'POST', url: '/h2?x=1', body: 'hello over h2' });
+    expect(mw.stats()[0]).toMatchObject({ requests: 1, failures: 0, statuses: { 200: 1 } });
+  });
+
+  it('without http2 the same target is refused (it speaks HTTP/2 only): 502', async () => {
+    const up = await h2Upstream();
+    const { url, errors } = await serve({ targets: `https://localhost:${up.port}`, tls: { ca: certs.ca } });
+    expect((await get(`${url}/h1`)).status).toBe(502);
+    expect(errors[0]?.code).toBe('UPSTREAM_UNAVAILABLE');
   });
 });
