@@ -45,9 +45,6 @@ const ANSWERS: ReadonlyMap<string, ErrorAnswer> = new Map(
   ]),
 );
 
-/** Used for anything that is not a well-formed ProxyError (a custom pipeline may pass one). */
-const FALLBACK = buildAnswer(502, 'UPSTREAM_UNAVAILABLE');
-
 function answerFor(err: ProxyError): ErrorAnswer {
   const known = ANSWERS.get(err.code);
   if (known !== undefined && known.status === err.status) return known;
