@@ -17,6 +17,7 @@
  * | `express-use`    | `app.use('/api', mw)`                        | `/api`   | `/users?x=1` (stripped) |
  * | `express-route`  | `app.all('/r/:id/*rest', mw)`                | `/r/42`  | `/r/42/users?x=1` (a route does not strip; `req.params` = `{ id: '42', rest: ['users'] }`) |
  * | `express-router` | `Router().use('/api', mw)`, `app.use('/', router)` | `/api` | `/users?x=1` |
+ * | `express4-*`     | the same three with Express 4 (`express4`); the route is `'/r/:id/*'` | as above | as above |
  * | `connect`        | `connect().use('/api', mw)`                  | `/api`   | `/users?x=1` |
  * | `bare-http`      | `(req, res) => mw(req, res)` (no `next`)     | `''`     | `/users?x=1` |
  *
@@ -27,10 +28,19 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import connect from 'connect';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express4 from 'express4';
 
-export type MountMode = 'express-use' | 'express-route' | 'express-router' | 'connect' | 'bare-http';
+export type MountMode =
+  | 'express-use' | 'express-route' | 'express-router'
+  | 'express4-use' | 'express4-route' | 'express4-router'
+  | 'connect' | 'bare-http';
 
-export const mountModes: MountMode[] = ['express-use', 'express-route', 'express-router', 'connect', 'bare-http'];
+/** Every mode: Express 5 and Express 4 (installed as `express4`) mount the same three ways. */
+export const mountModes: MountMode[] = [
+  'express-use', 'express-route', 'express-router',
+  'express4-use', 'express4-route', 'express4-router',
+  'connect', 'bare-http',
+];
 
 /** Connect/Express middleware shape; `next` is absent in `bare-http`. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
@@ -68,6 +78,8 @@ export const NEXT_ERROR_PREFIX = 'next-error: ';
 const API_PREFIX = '/api';
 const ROUTE_PREFIX = '/r/42';
 const ROUTE_PATH = '/r/:id/*rest';
+/** The same route in Express 4's path syntax (an unnamed `*`, `req.params[0]`). */
+const ROUTE_PATH_4 = '/r/:id/*';
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -124,17 +136,22 @@ export function mount(mode: MountMode, mw: Middleware, opts: MountOptions = {}):
   switch (mode) {
     case 'express-use':
     case 'express-route':
-    case 'express-router': {
-      const app = express();
+    case 'express-router':
+    case 'express4-use':
+    case 'express4-route':
+    case 'express4-router': {
+      const v4 = mode.startsWith('express4');
+      const framework = v4 ? express4 : express;
+      const app = framework();
       app.disable('x-powered-by'); // keep response headers exactly what the proxy sent
-      if (mode === 'express-use') {
+      if (mode.endsWith('-use')) {
         app.use(API_PREFIX, ...chain);
-      } else if (mode === 'express-route') {
-        app.all(ROUTE_PATH, ...chain);
+      } else if (mode.endsWith('-route')) {
+        app.all(v4 ? ROUTE_PATH_4 : ROUTE_PATH, ...chain);
         prefix = ROUTE_PREFIX;
         seesFullPath = true;
       } else {
-        const router = express.Router();
+        const router = framework.Router();
         router.use(API_PREFIX, ...chain);
         app.use('/', router);
       }

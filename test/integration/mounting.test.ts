@@ -40,6 +40,9 @@ const OUTCOMES: Record<MountMode, Outcome> = {
   'express-use': FRAMEWORK,
   'express-route': FRAMEWORK,
   'express-router': FRAMEWORK,
+  'express4-use': FRAMEWORK,
+  'express4-route': FRAMEWORK,
+  'express4-router': FRAMEWORK,
   connect: FRAMEWORK,
   // No `next`: the contract says a skipped request gets 404, and a user function that throws
   // gets a 500 answered by the middleware itself (there is no host error handler to call).

@@ -87,7 +87,10 @@ describe.each(PARSERS)('request targets not in origin form (%s)', (_label, optio
       expect(evil.connections()).toBe(0);
       expect(up.requests).toHaveLength(1);
       const seen = up.requests[0]!;
-      expect(seen.target).toMatch(new RegExp(`//127\\.0\\.0\\.1:${evil.port}/x$`));
+      // As a path on the configured target, never as another host. Express 4's router folds the
+      // two slashes left after stripping a mount path into one; Express 5 and Connect keep them.
+      const slashes = mode === 'express4-use' || mode === 'express4-router' ? '/' : '//';
+      expect(seen.target).toMatch(new RegExp(`${slashes}127\\.0\\.0\\.1:${evil.port}/x$`));
       expect(headerValues(seen.headers, 'host')).toEqual([`127.0.0.1:${up.port}`]);
     });
   });
