@@ -1,4 +1,5 @@
-// The package as users get it: `npm pack` ships only dist, README, LICENSE and CHANGELOG, and
+// The package as users get it: `npm pack` ships dist, the docs and examples the README links
+// to, README, LICENSE and CHANGELOG, and
 // the packed tarball, installed into a fresh project, works from ESM and from CommonJS and
 // provides the `switchyard` bin. `npm test` builds dist/ first.
 import { execFile } from 'node:child_process';
@@ -70,14 +71,25 @@ describe('the packed package', () => {
   }, 60_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('npm pack --dry-run ships only dist, README, LICENSE and CHANGELOG (plus package.json)', async () => {
+  it('npm pack --dry-run ships dist, docs, examples, README, LICENSE and CHANGELOG (plus package.json)', async () => {
     const [dry] = JSON.parse(await npm(['pack', '--dry-run', '--json'], ROOT)) as PackResult[];
     const files = dry!.files.map((f) => f.path).sort();
-    expect(files.filter((f) => !f.startsWith('dist/'))).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json']);
+    expect(files.filter((f) => !/^(dist|docs|examples)\//.test(f))).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json']);
     for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js']) {
       expect(files).toContain(f);
     }
     expect(packed.files.map((f) => f.path).sort()).toEqual(files);
+  });
+
+  it("every relative link in the README resolves to a file in the package (they work from node_modules)", async () => {
+    const [dry] = JSON.parse(await npm(['pack', '--dry-run', '--json'], ROOT)) as PackResult[];
+    const files = new Set(dry!.files.map((f) => f.path));
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)]
+      .map((m) => m[1]!.split('#')[0]!)
+      .filter((l) => l !== '' && !/^[a-z]+:/i.test(l));
+    expect(links.length).toBeGreaterThan(10);
+    expect(links.filter((l) => !files.has(l.replace(/^\.\//, '')))).toEqual([]);
   });
 
   it.each([
