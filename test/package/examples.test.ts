@@ -156,6 +156,28 @@ describe('examples/', () => {
     await stop(proc);
   });
 
+  it('dynamic-targets: routes by Host and by path, and follows a registry at run time', async () => {
+    const { base, proc } = await start('dynamic-targets');
+    const host = new URL(base).host;
+    const upstreamOf = async (path: string, headers: Record<string, string> = {}): Promise<[number, string]> => {
+      const r = await get(`${base}${path}`, { headers });
+      return [r.status, r.status === 200 ? (JSON.parse(r.body) as Echo).upstream : ''];
+    };
+    expect(await upstreamOf('/api/hello', { host: 'eu.example.test' })).toEqual([200, 'eu']);
+    expect(await upstreamOf('/api/hello', { host })).toEqual([200, 'us']);
+    expect(await upstreamOf('/api/v2/hello')).toEqual([200, 'v2']);
+    // The registry starts empty: 503 NO_UPSTREAM until a target is registered.
+    expect((await upstreamOf('/live/hello'))[0]).toBe(503);
+    expect((await getJson<string[]>(`${base}/registry/a`, { method: 'POST' })).json).toEqual(['a']);
+    expect((await getJson<string[]>(`${base}/registry/b`, { method: 'POST' })).json).toEqual(['a', 'b']);
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) seen.add((await upstreamOf('/live/hello'))[1]);
+    expect([...seen].sort()).toEqual(['a', 'b']);
+    expect((await getJson<string[]>(`${base}/registry/a`, { method: 'DELETE' })).json).toEqual(['b']);
+    for (let i = 0; i < 3; i++) expect(await upstreamOf('/live/hello')).toEqual([200, 'b']);
+    await stop(proc);
+  });
+
   it('health-checks: a failing upstream leaves the rotation and comes back', async () => {
     const { base, proc } = await start('health-checks');
     type Row = { name: string; healthy: boolean };
