@@ -14,6 +14,7 @@ import type { ProxiedRequest } from './proxied-request.js';
 import { runModifyResponse } from './response/modify-response.js';
 import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';
 import type { LoopOutcome } from './retry/attempt-loop.js';
+import { runOnRequest } from './routing/on-request.js';
 import { routeRequest, SKIP, type RouteResult } from './routing/route-request.js';
 import type { NextFunction } from './types.js';
 
@@ -112,11 +113,20 @@ function enter(cfg: ResolvedConfig, req: IncomingMessage, r: RouteResult): Route
   return r;
 }
 
-/** What follows routing: next() for a skipped request, the error handler, or the attempts. */
+/** What follows routing: next() for a skipped request, the error handler, or `onRequest` and the attempts. */
 function proceed(d: HttpDeps, req: IncomingMessage, res: ServerResponse, p: RouteResult, done: NextFunction): void {
   if (p === SKIP) return done();
   if (p instanceof ProxyError) return failRequest(d.cfg, req, res, p, done);
-  proxyRequest(d, p, res, done);
+  if (d.cfg.onRequest === undefined) return proxyRequest(d, p, res, done);
+  let hooked: void | Promise<void>;
+  try {
+    hooked = runOnRequest(d.cfg.onRequest, p, res);
+  } catch (err) {
+    return done(err);
+  }
+  if (hooked === undefined) return proxyRequest(d, p, res, done);
+  // A client that left while the hook awaited something gets nothing sent upstream.
+  hooked.then(() => (res.destroyed ? undefined : proxyRequest(d, p, res, done)), done);
 }
 
 /** Builds the request handler from the resolved config and the transport. */

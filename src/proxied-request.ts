@@ -9,7 +9,8 @@ import type { RequestBody } from './body/request-body.js';
 
 export interface ProxiedRequest {
   readonly req: IncomingMessage;
-  readonly method: string;
+  /** The upstream method: the client's, unless `onRequest` changed it. */
+  method: string;
   /** Upstream path (raw, percent-encoded, no query); starts as the safe request path, then rewritten. */
   path: string;
   /** The raw query including its `?`, or `''`. Kept byte for byte. */

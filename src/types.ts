@@ -2,7 +2,7 @@
  * Every public type of switchyard. Options are documented with their defaults;
  * `docs/options.md` has an example for each.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { ProxyError } from './errors/proxy-error.js';
 
@@ -199,6 +199,24 @@ export type ErrorHandler = (
   next: NextFunction,
 ) => void | Promise<void>;
 
+/** The upstream request as `onRequest` may change it, before the first attempt. */
+export interface UpstreamRequest {
+  /** The upstream method. @default the client's */
+  method: string;
+  /** Path and query, before the target's path prefix is added; must start with `/`. */
+  path: string;
+  /** The upstream headers (lower-case names), after hop-by-hop removal, `X-Forwarded-*` and `headers` rules. */
+  headers: OutgoingHttpHeaders;
+}
+
+/**
+ * Runs once per HTTP request after routing and header rules, before the first attempt: change
+ * `upstream.method`, `upstream.path` and `upstream.headers` (http-proxy-middleware's
+ * `on.proxyReq`, express-http-proxy's `proxyReqOptDecorator` / `proxyReqPathResolver`). A
+ * returned promise is awaited; a throw or rejection goes to `next(err)`.
+ */
+export type OnRequest = (upstream: UpstreamRequest, req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
 /** Decides whether a failed attempt is retried (only consulted while retries remain). */
 export type RetryFilter = (err: ProxyError, req: IncomingMessage) => boolean;
 
@@ -274,6 +292,8 @@ export interface ProxyConfig {
   /** In-flight requests allowed per target; a full target is not chosen. @default unlimited */
   maxConns?: number;
 
+  /** Change the upstream method, path and headers before the first attempt. @default none */
+  onRequest?: OnRequest;
   /** Called once on final failure. @default the built-in handler (JSON or text by `Accept`) */
   errorHandler?: ErrorHandler;
   /** Replace or adjust the upstream response before it is sent. @default none */

@@ -32,7 +32,7 @@ const LIBRARY: Readonly<Record<Library, string>> = {
 const HPM_GUIDE = 'docs/migrating-from-http-proxy-middleware.md';
 const EHP_GUIDE = 'docs/migrating-from-express-http-proxy.md';
 
-const HEADERS = `use headers, whose values may be functions of the request (${HPM_GUIDE})`;
+const HEADERS = `use headers, whose values may be functions of the request, or onRequest to change the upstream method, path and headers (${HPM_GUIDE})`;
 const RESPONSE_HOOK = 'use modifyResponse, which may change status and headers and return a new body (read the old one with readBody)';
 const LOG = 'switchyard logs nothing itself: log with your own middleware (res.locals.target names the upstream), or use the switchyard command';
 
@@ -93,7 +93,7 @@ const FOREIGN: Readonly<Record<string, ForeignOption>> = {
   filter: { from: 'ehp', use: 'use skip (inverted: true means do not proxy) or except', example: "skip: (req) => req.method === 'OPTIONS'" },
   proxyReqOptDecorator: {
     from: 'ehp',
-    use: `use headers for request headers and tls for TLS settings (${EHP_GUIDE})`,
+    use: `use onRequest to change the upstream method, path and headers, headers for header rules, and tls for TLS settings (${EHP_GUIDE})`,
     example: "headers: { 'X-Api-Key': 'secret' }",
   },
   proxyReqBodyDecorator: { from: 'ehp', use: 'mount a body parser before the proxy and change req.body (docs/recipes/body-parsers.md)' },

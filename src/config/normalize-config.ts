@@ -19,6 +19,7 @@ import type {
   DispatcherLike,
   ErrorHandler,
   ModifyResponse,
+  OnRequest,
   PoolOptions,
   ProxyConfig,
   RetryFilter,
@@ -77,6 +78,7 @@ export interface ResolvedConfig {
    * `undefined` when off. `close()` of the middleware closes it.
    */
   readonly passive: PassiveHealth | undefined;
+  readonly onRequest: OnRequest | undefined;
   readonly errorHandler: ErrorHandler | undefined;
   readonly modifyResponse: ModifyResponse | undefined;
   readonly contextKey: string;
@@ -93,7 +95,7 @@ export const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'headers', 'responseHeaders', 'xfwd', 'trustProxy', 'preserveHost',
   'timeout', 'connectTimeout', 'idleTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
   'maxReplayBody', 'expectedStatus', 'healthCheck', 'passive', 'maxConns',
-  'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'dispatcher', 'http2', 'tls', 'ws',
+  'onRequest', 'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'dispatcher', 'http2', 'tls', 'ws',
 ];
 
 function resolvePool(value: unknown): ResolvedPool {
@@ -303,6 +305,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     maxConns: resolveMaxConns(config.maxConns),
     healthCheck: resolveHealthCheck(config.healthCheck),
     passive: resolvePassive(config.passive),
+    onRequest: functionOption<OnRequest>('onRequest', config.onRequest, "(upstream) => { upstream.headers['x-user'] = 'me'; }"),
     errorHandler: functionOption<ErrorHandler>('errorHandler', config.errorHandler, '(err, req, res, next) => next(err)'),
     modifyResponse: functionOption<ModifyResponse>('modifyResponse', config.modifyResponse, '(proxyRes) => { proxyRes.headers["x-a"] = "1"; }'),
     contextKey: resolveContextKey(config.contextKey),

@@ -170,7 +170,7 @@ describe('public API', () => {
       | 'headers' | 'responseHeaders' | 'xfwd' | 'trustProxy' | 'preserveHost'
       | 'timeout' | 'connectTimeout' | 'idleTimeout' | 'retries' | 'retryFilter' | 'retryOn' | 'tryDuration' | 'tryInterval'
       | 'maxReplayBody' | 'expectedStatus' | 'healthCheck' | 'passive' | 'maxConns'
-      | 'errorHandler' | 'modifyResponse' | 'contextKey' | 'pool' | 'dispatcher' | 'http2' | 'tls' | 'ws'
+      | 'onRequest' | 'errorHandler' | 'modifyResponse' | 'contextKey' | 'pool' | 'dispatcher' | 'http2' | 'tls' | 'ws'
     >();
     expectTypeOf<keyof HealthCheckOptions>().toEqualTypeOf<
       'path' | 'interval' | 'timeout' | 'port' | 'expectStatus' | 'healthyAfter' | 'unhealthyAfter'

@@ -54,7 +54,7 @@ const CASES: Array<[string, unknown, string, RegExp]> = [
   ['forwardPath', () => '/', EHP, /use a to template/],
   ['forwardPathAsync', async () => '/', EHP, /use a to template/],
   ['filter', () => true, EHP, /use skip \(inverted.*\) or except/],
-  ['proxyReqOptDecorator', (o: unknown) => o, EHP, /use headers for request headers and tls.*migrating-from-express-http-proxy\.md/],
+  ['proxyReqOptDecorator', (o: unknown) => o, EHP, /use onRequest to change the upstream method, path and headers.*tls.*migrating-from-express-http-proxy\.md/],
   ['proxyReqBodyDecorator', (b: unknown) => b, EHP, /body parser before the proxy.*body-parsers\.md/],
   ['preserveHostHdr', true, EHP, /use preserveHost, e\.g\. preserveHost: true$/],
   ['parseReqBody', false, EHP, /never buffers them whole/],
