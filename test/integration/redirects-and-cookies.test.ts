@@ -4,12 +4,14 @@
  * cookies of the front end, and everything that does not point into the target is left alone.
  */
 import express from 'express';
+import https from 'node:https';
 import { describe, expect, it } from 'vitest';
 import { proxy, type ProxyConfig } from '../../src/index.js';
-import { sendText, type TextReply } from '../helpers/client.js';
+import { readReply, sendText, type TextReply } from '../helpers/client.js';
 import { configErrorFrom } from '../helpers/config-error.js';
 import { useCleanup } from '../helpers/lifecycle.js';
-import { listen, type Listening } from '../helpers/listen.js';
+import { generateCerts } from '../helpers/certs.js';
+import { listen, serveOnLoopback, type Listening } from '../helpers/listen.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const { track, proxyFor } = useCleanup({ parallel: true });
@@ -96,6 +98,21 @@ describe('rewriteLocation', () => {
     const viaUntrusted = await sendText(`${untrusted.url}/api/a`, { headers: { 'x-forwarded-proto': 'https' } });
     expect(viaTrusted.headers.location).toBe(`https://127.0.0.1:${trusted.port}/api/login`);
     expect(viaUntrusted.headers.location).toBe(`http://127.0.0.1:${untrusted.port}/api/login`);
+  });
+
+  it('uses https behind an HTTPS front end (the client connection is TLS)', async () => {
+    const certs = await generateCerts();
+    track({ close: () => certs.cleanup() });
+    const up = await upstreamWith((self) => ['Location', `${self}/v1/login`]);
+    const app = express().use('/api', proxyFor({ targets: `${up.url}/v1` }));
+    const front = track(await serveOnLoopback(https.createServer(certs.server, app)));
+    const reply = await new Promise<Awaited<ReturnType<typeof readReply>>>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: front.port, path: '/api/a', ca: certs.ca, agent: false }, (res) => {
+        readReply(res).then(resolve, reject);
+      }).on('error', reject);
+    });
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toBe(`https://127.0.0.1:${front.port}/api/login`);
   });
 
   it('maps into the client Host without a mount path under bare node:http', async () => {
