@@ -90,6 +90,17 @@ describe('rewriteLocation', () => {
     }
   });
 
+  it('takes the whole mount path Express stripped: nested routers, route params, a request for the mount itself', async () => {
+    const up = await upstreamWith(() => ['Location', '/v1/next']);
+    const router = express.Router();
+    router.use('/b/:id', proxyFor({ targets: `${up.url}/v1` }));
+    const front = track(await listen(express().use('/a', router)));
+    expect((await sendText(`${front.url}/a/b/7/x/y?q=1`)).headers.location).toBe(`${front.url}/a/b/7/next`);
+    expect((await sendText(`${front.url}/a/b/7`)).headers.location).toBe(`${front.url}/a/b/7/next`);
+    expect((await sendText(`${front.url}/a/b/7?q=1`)).headers.location).toBe(`${front.url}/a/b/7/next`);
+    expect(up.requests.map((r) => r.url)).toEqual(['/v1/x/y?q=1', '/v1/', '/v1/?q=1']);
+  });
+
   it('uses https when a trusted peer says X-Forwarded-Proto: https, and not when it is untrusted', async () => {
     const up = await upstreamWith(() => ['Location', '/v1/login']);
     const trusted = await mounted(up, '/v1', { trustProxy: ['127.0.0.1'] });
