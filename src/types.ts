@@ -92,6 +92,17 @@ export type HeaderRules = Record<string, HeaderValue>;
  */
 export type TrustProxy = boolean | readonly string[] | ((ip: string) => boolean);
 
+/**
+ * Explicit `Set-Cookie` attribute maps for `rewriteCookies`: old value → new value; the key
+ * `'*'` matches any value and a new value `''` removes the attribute.
+ */
+export interface CookieRewriteMaps {
+  /** `Domain` values (compared case-insensitively). */
+  domain?: Record<string, string>;
+  /** `Path` values (compared exactly). */
+  path?: Record<string, string>;
+}
+
 /** Active health checks: `GET path` on each target every `interval`. */
 export interface HealthCheckOptions {
   /** Path requested on each target's host, e.g. `'/health'` (from the host's root: the target's path prefix is not added). */
@@ -255,6 +266,20 @@ export interface ProxyConfig {
   trustProxy?: TrustProxy;
   /** Keep the client's `Host` header instead of the target's. @default false */
   preserveHost?: boolean;
+  /**
+   * Rewrite a `Location`, `Content-Location` or `Refresh` URL that points into the chosen
+   * target (absolute on its origin and under its path prefix, or root-relative under that
+   * prefix) to the URL the client used: its scheme and Host, the mount path, then the rest.
+   * Other URLs are left alone. @default true
+   */
+  rewriteLocation?: boolean;
+  /**
+   * Rewrite `Set-Cookie` `Domain` and `Path`. `true` drops a `Domain` equal to the target's
+   * host and maps a `Path` under the target prefix under the mount path; the object form maps
+   * values explicitly (`'*'` matches any value, `''` removes the attribute), like
+   * http-proxy-middleware's `cookieDomainRewrite` / `cookiePathRewrite`. @default false
+   */
+  rewriteCookies?: boolean | CookieRewriteMaps;
 
   /**
    * Ms from the moment the whole request (body included) was sent to the upstream's response

@@ -9,6 +9,8 @@ export const DEFAULTS = Object.freeze({
   xfwd: true,
   trustProxy: false,
   preserveHost: false,
+  rewriteLocation: true,
+  rewriteCookies: false,
   timeout: 30_000,
   connectTimeout: 10_000,
   /** The longest the upstream may stall either body once the exchange is under way. */

@@ -4,7 +4,7 @@
  * options, and "did you mean" cannot guess `changeOrigin` → nothing, `pathRewrite` →
  * `regexRewrite`). Consulted only once a key is already known to be unknown, so a valid
  * config never reads this table. The mappings are those of docs/migrating-from-*.md; when an
- * option gains a switchyard equivalent (onRequest, rewriteLocation, rewriteCookies), change
+ * option gains a switchyard equivalent (onRequest, say), change
  * its `use` text here and its row in the guide.
  *
  * Options with the same name and meaning in switchyard (`headers`, `xfwd`, `ws`, `timeout`)
@@ -34,6 +34,9 @@ const EHP_GUIDE = 'docs/migrating-from-express-http-proxy.md';
 
 const HEADERS = `use headers, whose values may be functions of the request, or onRequest to change the upstream method, path and headers (${HPM_GUIDE})`;
 const RESPONSE_HOOK = 'use modifyResponse, which may change status and headers and return a new body (read the old one with readBody)';
+const LOCATION = "leave it out: rewriteLocation (on by default) maps a Location, Content-Location or Refresh into the target to the client's scheme, host and mount path";
+const COOKIES = "use rewriteCookies: true (drops the target's Domain, moves Path under the mount path) or its domain / path maps ('*' matches any value, '' removes)";
+const COOKIES_EXAMPLE = "rewriteCookies: { domain: { '*': '' }, path: { '/': '/api' } }";
 const LOG = 'switchyard logs nothing itself: log with your own middleware (res.locals.target names the upstream), or use the switchyard command';
 
 const FOREIGN: Readonly<Record<string, ForeignOption>> = {
@@ -67,11 +70,11 @@ const FOREIGN: Readonly<Record<string, ForeignOption>> = {
   secure: { from: 'hpm', use: 'use tls (secure: false is tls: { verify: false })', example: 'tls: { verify: false }' },
   proxyTimeout: { from: 'hpm', use: 'use timeout (ms until the response headers)', example: 'timeout: 5000' },
   followRedirects: { from: 'hpm', use: 'leave it out: switchyard passes redirects to the client' },
-  autoRewrite: { from: 'hpm', use: `rewrite Location in modifyResponse, as ${HPM_GUIDE} shows` },
-  hostRewrite: { from: 'hpm', use: `rewrite Location in modifyResponse, as ${HPM_GUIDE} shows` },
-  protocolRewrite: { from: 'hpm', use: `rewrite Location in modifyResponse, as ${HPM_GUIDE} shows` },
-  cookieDomainRewrite: { from: 'hpm', use: `rewrite Set-Cookie in modifyResponse, as ${HPM_GUIDE} shows` },
-  cookiePathRewrite: { from: 'hpm', use: `rewrite Set-Cookie in modifyResponse, as ${HPM_GUIDE} shows` },
+  autoRewrite: { from: 'hpm', use: LOCATION, example: 'rewriteLocation: true' },
+  hostRewrite: { from: 'hpm', use: LOCATION, example: 'rewriteLocation: true' },
+  protocolRewrite: { from: 'hpm', use: LOCATION, example: 'rewriteLocation: true' },
+  cookieDomainRewrite: { from: 'hpm', use: COOKIES, example: COOKIES_EXAMPLE },
+  cookiePathRewrite: { from: 'hpm', use: COOKIES, example: COOKIES_EXAMPLE },
   auth: {
     from: 'hpm',
     use: 'send an Authorization header with headers',

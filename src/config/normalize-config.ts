@@ -10,6 +10,7 @@ import { compileTrustProxy } from '../headers/forwarded.js';
 import { compileHeaderRules, type CompiledHeaderRules } from '../headers/header-rules.js';
 import type { HealthCheckSettings } from '../health/active.js';
 import { createPassiveHealth, type PassiveHealth } from '../health/passive.js';
+import { compileResponseRewrites, type ResponseRewrites } from '../headers/response-rewrite.js';
 import type { RequestHeaderPlan } from '../headers/upstream-headers.js';
 import { compileRewrite, type RewritePath } from '../routing/rewrite.js';
 import { compileSkip, type SkipCheck } from '../routing/skip.js';
@@ -58,6 +59,8 @@ export interface ResolvedConfig {
   readonly headerPlan: RequestHeaderPlan;
   readonly responseRules: CompiledHeaderRules | undefined;
   readonly preserveHost: boolean;
+  /** `rewriteLocation` / `rewriteCookies`, compiled; `undefined` when both are off. */
+  readonly responseRewrites: ResponseRewrites | undefined;
   readonly timeout: number;
   readonly connectTimeout: number;
   readonly idleTimeout: number;
@@ -93,6 +96,7 @@ export interface ResolvedConfig {
 export const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'targets', 'balancer', 'to', 'rewrite', 'regexRewrite', 'skip', 'except',
   'headers', 'responseHeaders', 'xfwd', 'trustProxy', 'preserveHost',
+  'rewriteLocation', 'rewriteCookies',
   'timeout', 'connectTimeout', 'idleTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
   'maxReplayBody', 'expectedStatus', 'healthCheck', 'passive', 'maxConns',
   'onRequest', 'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'dispatcher', 'http2', 'tls', 'ws',
@@ -293,6 +297,10 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     }),
     responseRules: compileHeaderRules(config.responseHeaders, 'responseHeaders'),
     preserveHost: booleanOption('preserveHost', config.preserveHost, DEFAULTS.preserveHost),
+    responseRewrites: compileResponseRewrites(
+      booleanOption('rewriteLocation', config.rewriteLocation, DEFAULTS.rewriteLocation),
+      config.rewriteCookies ?? DEFAULTS.rewriteCookies,
+    ),
     timeout: numberOption('timeout', config.timeout, DEFAULTS.timeout, { ...timeouts, example: 'timeout: 30000' }),
     connectTimeout: numberOption('connectTimeout', config.connectTimeout, DEFAULTS.connectTimeout, {
       ...timeouts, example: 'connectTimeout: 10000',

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { stickyCookie } from '../balancer/policies/cookie.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
 import { applyResponseHeaderRules } from '../headers/header-rules.js';
+import { rewriteResponseHeaders } from '../headers/response-rewrite.js';
 import { filterResponseHeaders } from '../headers/upstream-headers.js';
 import type { ProxiedRequest } from '../proxied-request.js';
 import type { ProxyTarget, UpstreamResponse } from '../types.js';
@@ -82,7 +83,8 @@ export function writeUpstreamHead(cfg: ResolvedConfig, p: ProxiedRequest, res: S
   const sticky = stickyCookie(cfg.balancer, p.req, target);
   if (sticky !== undefined) res.appendHeader('set-cookie', sticky);
   try {
-    copyHeaders(head.headers, res);
+    const rw = cfg.responseRewrites;
+    copyHeaders(rw === undefined ? head.headers : rewriteResponseHeaders(rw, head.headers, p, target, cfg.headerPlan.isTrusted), res);
     if (cfg.responseRules !== undefined) applyResponseHeaderRules(cfg.responseRules, res, p);
   } catch (err) {
     for (const name of res.getHeaderNames()) res.removeHeader(name);

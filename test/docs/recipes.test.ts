@@ -37,18 +37,19 @@ describe('docs/recipes/mounting-and-paths.md: routing by a header', () => {
   });
 });
 
-describe('docs/migrating-from-http-proxy-middleware.md: rewriting redirects and cookies', () => {
-  const snippet = docSnippet('docs/migrating-from-http-proxy-middleware.md', "headers['set-cookie']");
+describe('docs/migrating-from-http-proxy-middleware.md: redirects and cookies under a mount path', () => {
+  const snippet = docSnippet('docs/migrating-from-http-proxy-middleware.md', 'rewriteCookies: true');
 
-  it('puts Location and every cookie Path under the mount point and drops cookie Domains', async () => {
+  it('puts Location and every cookie Path under the mount point and drops the target host as cookie Domain', async () => {
     const up = track(
       await startUpstream((req, res) => {
         res.setHeader('location', `http://127.0.0.1:${req.socket.localPort}/login`);
         res.setHeader('set-cookie', [
-          'sid=1; Domain=internal.example; Path=/; HttpOnly',
-          'pref=dark; path=/account; domain=.internal.example',
+          'sid=1; Domain=127.0.0.1; Path=/; HttpOnly',
+          'pref=dark; path=/account; domain=.127.0.0.1',
           'plain=1',
           'empty=1; Path=',
+          'other=1; Domain=other.example',
         ]);
         res.writeHead(302).end();
       }),
@@ -58,8 +59,10 @@ describe('docs/migrating-from-http-proxy-middleware.md: rewriting redirects and 
 
     const res = await request(app).get('/api/start');
     expect(res.status).toBe(302);
-    expect(res.headers.location).toBe('/api/login');
-    expect(res.headers['set-cookie']).toEqual(['sid=1; Path=/api; HttpOnly', 'pref=dark; Path=/api/account', 'plain=1', 'empty=1; Path=/api']);
+    expect(res.headers.location).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/login$/);
+    expect(res.headers['set-cookie']).toEqual([
+      'sid=1; Path=/api; HttpOnly', 'pref=dark; path=/api/account', 'plain=1', 'empty=1; Path=/api', 'other=1; Domain=other.example',
+    ]);
   });
 
   it('leaves a Location on another origin alone', async () => {
@@ -72,5 +75,18 @@ describe('docs/migrating-from-http-proxy-middleware.md: rewriting redirects and 
     await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3001': up.url });
     const res = await request(app).get('/api/start');
     expect(res.headers.location).toBe('http://127.0.0.1:1/elsewhere');
+  });
+
+  it("applies HPM's explicit cookie maps", async () => {
+    const up = track(
+      await startUpstream((_req, res) => {
+        res.setHeader('set-cookie', ['a=1; Domain=shop.internal; Path=/', 'b=2; Domain=cdn.internal; Path=/img']);
+        res.writeHead(204).end();
+      }),
+    );
+    const app = express();
+    await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3002': up.url });
+    const res = await request(app).get('/shop/cart');
+    expect(res.headers['set-cookie']).toEqual(['a=1; Domain=shop.example; Path=/shop', 'b=2; Path=/img']);
   });
 });

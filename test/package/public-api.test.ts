@@ -168,6 +168,7 @@ describe('public API', () => {
     expectTypeOf<keyof ProxyConfig>().toEqualTypeOf<
       | 'targets' | 'balancer' | 'to' | 'rewrite' | 'regexRewrite' | 'skip' | 'except'
       | 'headers' | 'responseHeaders' | 'xfwd' | 'trustProxy' | 'preserveHost'
+      | 'rewriteLocation' | 'rewriteCookies'
       | 'timeout' | 'connectTimeout' | 'idleTimeout' | 'retries' | 'retryFilter' | 'retryOn' | 'tryDuration' | 'tryInterval'
       | 'maxReplayBody' | 'expectedStatus' | 'healthCheck' | 'passive' | 'maxConns'
       | 'onRequest' | 'errorHandler' | 'modifyResponse' | 'contextKey' | 'pool' | 'dispatcher' | 'http2' | 'tls' | 'ws'

@@ -144,11 +144,11 @@ function saysHttps(value: string | string[] | undefined): boolean {
 }
 
 /** Whether the client reached us over HTTPS: a TLS socket, or a trusted peer saying so. */
-function isSecure(req: IncomingMessage, sticky: Sticky): boolean {
+export function clientIsSecure(req: IncomingMessage, isTrusted: IsTrusted): boolean {
   if ((req.socket as TLSSocket | undefined)?.encrypted === true) return true;
   if (!saysHttps(req.headers['x-forwarded-proto'])) return false;
   try {
-    return sticky.isTrusted(clientAddress(req));
+    return isTrusted(clientAddress(req));
   } catch {
     // A throwing trustProxy function already fails the request where headers are built;
     // here it can only mean "not trusted".
@@ -170,5 +170,5 @@ export function stickyCookie(balancer: Balancer, req: IncomingMessage, target: P
   const header = req.headers.cookie;
   const start = header === undefined ? -1 : valueStart(header, sticky.key);
   if (header !== undefined && start !== -1 && isValue(header, start, valueEnd(header, start), entry.id)) return undefined;
-  return isSecure(req, sticky) ? entry.setSecureCookie : entry.setCookie;
+  return clientIsSecure(req, sticky.isTrusted) ? entry.setSecureCookie : entry.setCookie;
 }
