@@ -10,6 +10,7 @@ import type { ResolvedConfig } from './config/normalize-config.js';
 import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
 import { startHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.js';
+import { debug, requestEnd, requestStart } from './observability/channels.js';
 import type { ProxiedRequest } from './proxied-request.js';
 import { runModifyResponse } from './response/modify-response.js';
 import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';
@@ -117,6 +118,7 @@ function enter(cfg: ResolvedConfig, req: IncomingMessage, r: RouteResult): Route
 function proceed(d: HttpDeps, req: IncomingMessage, res: ServerResponse, p: RouteResult, done: NextFunction): void {
   if (p === SKIP) return done();
   if (p instanceof ProxyError) return failRequest(d.cfg, req, res, p, done);
+  if (requestStart.hasSubscribers || requestEnd.hasSubscribers || debug.enabled) announce(p, res);
   if (d.cfg.onRequest === undefined) return proxyRequest(d, p, res, done);
   let hooked: void | Promise<void>;
   try {
@@ -127,6 +129,17 @@ function proceed(d: HttpDeps, req: IncomingMessage, res: ServerResponse, p: Rout
   if (hooked === undefined) return proxyRequest(d, p, res, done);
   // A client that left while the hook awaited something gets nothing sent upstream.
   hooked.then(() => (res.destroyed ? undefined : proxyRequest(d, p, res, done)), done);
+}
+
+/** Publishes `switchyard:request:start`, and `switchyard:request:end` when the client connection closes. */
+function announce(p: ProxiedRequest, res: ServerResponse): void {
+  const started = Date.now();
+  if (requestStart.hasSubscribers) requestStart.publish({ req: p.req, kind: 'http', method: p.method, path: p.upstreamPath });
+  if (debug.enabled) debug('request %s %s', p.method, p.upstreamPath);
+  if (!requestEnd.hasSubscribers) return;
+  res.once('close', () => {
+    requestEnd.publish({ req: p.req, status: res.statusCode, complete: res.writableFinished, duration: Date.now() - started });
+  });
 }
 
 /** Builds the request handler from the resolved config and the transport. */

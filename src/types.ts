@@ -371,6 +371,52 @@ export interface ProxyMiddleware {
   stats(): TargetStats[];
 }
 
+/** `switchyard:request:start`: a request (or WebSocket upgrade) was routed and is about to be proxied. */
+export interface RequestStartMessage {
+  readonly req: IncomingMessage;
+  readonly kind: 'http' | 'upgrade';
+  readonly method: string;
+  /** Upstream path and query, before the target prefix. */
+  readonly path: string;
+}
+
+/** `switchyard:attempt:start`: an attempt is sent to `target` (1 for the first). */
+export interface AttemptStartMessage {
+  readonly req: IncomingMessage;
+  readonly target: ProxyTarget;
+  readonly attempt: number;
+}
+
+/**
+ * `switchyard:attempt:end`: how an attempt ended: `answered` (sent whole), `aborted` (the
+ * client left), `broken` (the upstream broke mid-body) or `failed` (`error` says why).
+ * `status` is the status answered, or 0 when none was.
+ */
+export interface AttemptEndMessage {
+  readonly req: IncomingMessage;
+  readonly target: ProxyTarget;
+  readonly attempt: number;
+  readonly outcome: 'answered' | 'aborted' | 'broken' | 'failed';
+  readonly status: number;
+  readonly error: ProxyError | undefined;
+}
+
+/** `switchyard:request:end`: the client connection of a request closed; `complete` if the answer was sent whole. */
+export interface RequestEndMessage {
+  readonly req: IncomingMessage;
+  readonly status: number;
+  readonly complete: boolean;
+  /** Milliseconds since `switchyard:request:start`. */
+  readonly duration: number;
+}
+
+/** `switchyard:health:change`: a target became healthy or unhealthy (active checks or passive health). */
+export interface HealthChangeMessage {
+  readonly target: ProxyTarget;
+  readonly healthy: boolean;
+  readonly source: 'active' | 'passive';
+}
+
 /** Stable error codes of {@link ProxyError}. */
 export type ProxyErrorCode =
   | 'UPSTREAM_UNAVAILABLE'

@@ -3,9 +3,11 @@
  * settles it exactly once (later calls are ignored). Every counter update an attempt causes —
  * active, requests, failures, final statuses, passive health — happens here and nowhere else.
  */
+import type { IncomingMessage } from 'node:http';
 import type { ProxyError } from '../errors/proxy-error.js';
 import type { PassiveHealth } from '../health/passive.js';
 import type { ProxyTarget } from '../types.js';
+import { attemptEnd, debug } from '../observability/channels.js';
 import { countersOf, recordStatus, type TargetCounters } from './target.js';
 
 /**
@@ -26,6 +28,8 @@ export interface Lease {
 interface LeaseState extends Lease {
   readonly counters: TargetCounters;
   readonly passive: PassiveHealth | undefined;
+  readonly req: IncomingMessage;
+  readonly attempt: number;
   open: boolean;
 }
 
@@ -40,13 +44,17 @@ function endLease(this: LeaseState, how: LeaseEnd, status = 0, error?: ProxyErro
     this.passive.recordFailure(this.target);
   }
   if (status !== 0) recordStatus(this.target, status);
+  if (attemptEnd.hasSubscribers) {
+    attemptEnd.publish({ req: this.req, target: this.target, attempt: this.attempt, outcome: how, status, error });
+  }
+  if (debug.enabled) debug('attempt %d to %s: %s %d%s', this.attempt, this.target.name, how, status, error === undefined ? '' : ` ${error.code}`);
 }
 
-/** Counts an attempt as started on `target` and returns its lease. */
-export function beginLease(target: ProxyTarget, passive: PassiveHealth | undefined): Lease {
+/** Counts attempt number `attempt` of `req` as started on `target` and returns its lease. */
+export function beginLease(target: ProxyTarget, passive: PassiveHealth | undefined, req: IncomingMessage, attempt: number): Lease {
   const counters = countersOf(target);
   counters.active++;
   counters.requests++;
-  const lease: LeaseState = { target, counters, passive, open: true, end: endLease };
+  const lease: LeaseState = { target, counters, passive, req, attempt, open: true, end: endLease };
   return lease;
 }

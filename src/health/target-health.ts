@@ -9,6 +9,7 @@
  * they change only when health changes and the per-target object keeps its small shape.
  */
 import { countersOf, type TargetCounters } from '../balancer/target.js';
+import { debug, healthChange } from '../observability/channels.js';
 import type { ProxyTarget } from '../types.js';
 
 /** Which health source holds a mark. */
@@ -31,8 +32,12 @@ function marksOf(counters: TargetCounters): DownMarks {
   return m;
 }
 
-function derive(counters: TargetCounters, m: DownMarks): void {
-  counters.healthy = m.active === 0 && m.passive === 0;
+function derive(target: ProxyTarget, counters: TargetCounters, m: DownMarks, source: HealthSource): void {
+  const healthy = m.active === 0 && m.passive === 0;
+  if (healthy === counters.healthy) return;
+  counters.healthy = healthy;
+  if (healthChange.hasSubscribers) healthChange.publish({ target, healthy, source });
+  if (debug.enabled) debug('health %s: %s (%s)', target.name, healthy ? 'up' : 'down', source);
 }
 
 /**
@@ -43,7 +48,7 @@ export function markDown(target: ProxyTarget, source: HealthSource): void {
   const counters = countersOf(target);
   const m = marksOf(counters);
   m[source]++;
-  derive(counters, m);
+  derive(target, counters, m, source);
 }
 
 /** Releases one mark taken with {@link markDown}; the target is healthy once no mark remains. */
@@ -51,7 +56,7 @@ export function markUp(target: ProxyTarget, source: HealthSource): void {
   const counters = countersOf(target);
   const m = marksOf(counters);
   if (m[source] > 0) m[source]--;
-  derive(counters, m);
+  derive(target, counters, m, source);
 }
 
 /** Down marks currently held on `target` by `source` (for tests and diagnostics). */

@@ -15,6 +15,7 @@ import { beginLease, type Lease } from '../balancer/lease.js';
 import { recordStatus } from '../balancer/target.js';
 import type { ResolvedConfig } from '../config/normalize-config.js';
 import { ProxyError } from '../errors/proxy-error.js';
+import { attemptStart } from '../observability/channels.js';
 import type { ProxyTarget } from '../types.js';
 import { pickTarget } from './pick-target.js';
 import { defaultRetryFilter } from './retry-policy.js';
@@ -117,7 +118,8 @@ export function startAttemptLoop<T>(
       return done(finalError(lastError ?? new ProxyError('NO_UPSTREAM', 'no upstream is available', { attempts })));
     }
     attempts++;
-    lease = beginLease(target, cfg.passive);
+    lease = beginLease(target, cfg.passive, spec.req, attempts);
+    if (attemptStart.hasSubscribers) attemptStart.publish({ req: spec.req, target, attempt: attempts });
     spec.attempt(lease, attempts, remain(), settle);
   };
 

@@ -18,6 +18,7 @@ import { defaultErrorHandler } from '../errors/default-error-handler.js';
 import { ProxyError } from '../errors/proxy-error.js';
 import { filterResponseHeaders } from '../headers/upstream-headers.js';
 import type { HttpDeps } from '../http-attempt.js';
+import { requestEnd, requestStart } from '../observability/channels.js';
 import type { ProxiedRequest } from '../proxied-request.js';
 import { streamBody, writeUpstreamHead } from '../response/write-response.js';
 import { routeRequest, SKIP, type RouteResult } from '../routing/route-request.js';
@@ -166,9 +167,20 @@ export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, stat
 function upgradeRouted(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer, routed: RouteResult): void {
   if (routed === SKIP) return answerStatus(req, socket, 404);
   if (routed instanceof ProxyError) return answerError(req, socket, routed);
+  if (requestStart.hasSubscribers || requestEnd.hasSubscribers) announceUpgrade(routed, socket);
   proxyUpgrade(deps, routed, socket, head).catch(() => {
     // balancer.next or retryFilter threw before anything was sent.
     answerStatus(req, socket, 500);
+  });
+}
+
+/** `switchyard:request:start` for an upgrade, and `switchyard:request:end` when the client socket closes (a tunnel's end). */
+function announceUpgrade(p: ProxiedRequest, socket: Duplex): void {
+  const started = Date.now();
+  if (requestStart.hasSubscribers) requestStart.publish({ req: p.req, kind: 'upgrade', method: p.method, path: p.upstreamPath });
+  if (!requestEnd.hasSubscribers) return;
+  socket.once('close', (hadError: boolean) => {
+    requestEnd.publish({ req: p.req, status: 0, complete: !hadError, duration: Date.now() - started });
   });
 }
 
