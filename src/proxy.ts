@@ -6,6 +6,7 @@ import { startActiveHealth } from './health/active.js';
 import type { HttpDeps } from './http-attempt.js';
 import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
 import { createPools } from './transport/pools.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyConfig, ProxyMiddleware } from './types.js';
 import { createUpgradeHandler, refuseUpgrade } from './websocket/handle-upgrade.js';
 import { createSocketRegistry } from './websocket/socket-registry.js';
@@ -17,8 +18,12 @@ import { createSocketRegistry } from './websocket/socket-registry.js';
  * @example
  * app.use('/api', proxy({ targets: ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'] }));
  */
-export function proxy(config: ProxyConfig): ProxyMiddleware {
-  const cfg = normalizeConfig(config);
+export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
+  config: ProxyConfig<Req, Res>,
+): ProxyMiddleware<Req, Res> {
+  // The pipeline works on Node's types; `Req` and `Res` only narrow what the user's callbacks
+  // are typed to receive (the host passes its own objects, which are those types at run time).
+  const cfg = normalizeConfig(config as unknown as ProxyConfig);
   const pools = createPools({ pool: cfg.pool, tls: cfg.tls, connectTimeout: cfg.connectTimeout, http2: cfg.http2, dispatcher: cfg.dispatcher });
   const timeouts = { connect: cfg.connectTimeout, response: cfg.timeout, idle: cfg.idleTimeout };
   const clock = createDeadlineClock(tickFor([timeouts.connect, timeouts.response, timeouts.idle]));
@@ -45,5 +50,5 @@ export function proxy(config: ProxyConfig): ProxyMiddleware {
       return closed;
     },
   };
-  return Object.assign(handle, extras) as ProxyMiddleware;
+  return Object.assign(handle, extras) as unknown as ProxyMiddleware<Req, Res>;
 }

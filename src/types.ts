@@ -37,8 +37,11 @@ export interface ProxyTarget {
   readonly active: number;
 }
 
-/** A load balancer: a live list of targets and a policy choosing one per request. */
-export interface Balancer {
+/**
+ * A load balancer: a live list of targets and a policy choosing one per request. `Req` is the
+ * host's request type (Express's `Request` under Express) that `next` receives.
+ */
+export interface Balancer<Req extends IncomingMessage = IncomingMessage> {
   readonly targets: readonly ProxyTarget[];
   /** Adds a target at run time and returns the live target. Throws when the name is taken. */
   add(target: TargetInput): ProxyTarget;
@@ -48,7 +51,7 @@ export interface Balancer {
    * Chooses a target for `req`, skipping unavailable targets (unhealthy or full) and those in
    * `exclude` (already tried). `undefined` when none is available.
    */
-  next(req: IncomingMessage, exclude?: ReadonlySet<ProxyTarget>): ProxyTarget | undefined;
+  next(req: Req, exclude?: ReadonlySet<ProxyTarget>): ProxyTarget | undefined;
 }
 
 /** Names accepted by `config.balancer`. */
@@ -73,7 +76,7 @@ export interface CookiePolicy {
 }
 
 /** What `config.balancer` accepts: a policy name, a policy object, or a {@link Balancer} instance. */
-export type BalancerOption = BalancerPolicyName | HeaderHashPolicy | CookiePolicy | Balancer;
+export type BalancerOption<Req extends IncomingMessage = IncomingMessage> = BalancerPolicyName | HeaderHashPolicy | CookiePolicy | Balancer<Req>;
 
 /**
  * A header rule value: a string (placeholders such as `{addr}` or `{header.NAME}` are
@@ -81,10 +84,10 @@ export type BalancerOption = BalancerPolicyName | HeaderHashPolicy | CookiePolic
  * (`undefined` leaves the header as it is). A function that throws is handed to `next(err)`;
  * it must be synchronous (a returned Promise is a TypeError naming the rule).
  */
-export type HeaderValue = string | null | ((req: IncomingMessage) => string | undefined);
+export type HeaderValue<Req extends IncomingMessage = IncomingMessage> = string | null | ((req: Req) => string | undefined);
 
 /** Header name → rule. Names are case-insensitive. */
-export type HeaderRules = Record<string, HeaderValue>;
+export type HeaderRules<Req extends IncomingMessage = IncomingMessage> = Record<string, HeaderValue<Req>>;
 
 /**
  * Which direct peers may supply `X-Forwarded-*`: `true` trusts every peer, `false` none,
@@ -193,20 +196,20 @@ export interface UpstreamResponse extends Readable {
  * Content-Encoding: the upstream's value unchanged → dropped; a different value, or one set
  * where the upstream sent none → kept; removed → stays removed.
  */
-export type ModifyResponse = (
+export type ModifyResponse<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> = (
   proxyRes: UpstreamResponse,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: Req,
+  res: Res,
 ) => void | BodyLike | Promise<void | BodyLike>;
 
 /**
  * Called once per request after retries are exhausted. Call `next(err)` to hand over to
  * Express's error handling. A throw or rejection is handed to `next(err)`.
  */
-export type ErrorHandler = (
+export type ErrorHandler<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> = (
   err: ProxyError,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: Req,
+  res: Res,
   next: NextFunction,
 ) => void | Promise<void>;
 
@@ -226,17 +229,21 @@ export interface UpstreamRequest {
  * `on.proxyReq`, express-http-proxy's `proxyReqOptDecorator` / `proxyReqPathResolver`). A
  * returned promise is awaited; a throw or rejection goes to `next(err)`.
  */
-export type OnRequest = (upstream: UpstreamRequest, req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type OnRequest<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> = (upstream: UpstreamRequest, req: Req, res: Res) => void | Promise<void>;
 
 /** Decides whether a failed attempt is retried (only consulted while retries remain). */
-export type RetryFilter = (err: ProxyError, req: IncomingMessage) => boolean;
+export type RetryFilter<Req extends IncomingMessage = IncomingMessage> = (err: ProxyError, req: Req) => boolean;
 
-/** The configuration accepted by `proxy()`. Every option is validated when `proxy()` is called. */
-export interface ProxyConfig {
+/**
+ * The configuration accepted by `proxy()`. Every option is validated when `proxy()` is called.
+ * `Req` and `Res` are the host's request and response types, which every callback receives:
+ * `proxy<Request, Response>({...})` under Express (docs/typescript.md); Node's own by default.
+ */
+export interface ProxyConfig<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> {
   /** Upstreams. Required unless `balancer` is a {@link Balancer} instance or `to` has an origin. */
   targets?: TargetInput | TargetInput[];
   /** Load-balancing policy or instance. @default 'round_robin' */
-  balancer?: BalancerOption;
+  balancer?: BalancerOption<Req>;
   /**
    * URL template for the upstream path, e.g. `'/v2{path}{query}'`. Placeholders: `{path}`,
    * `{query}`, `{method}`, `{host}`, `{scheme}`, `{addr}`, `{header.NAME}`, `{param.NAME}`;
@@ -252,14 +259,14 @@ export interface ProxyConfig {
    * awaited (a synchronous function costs no promise). A throw or rejection is handed to
    * `next(err)`; for a WebSocket upgrade it answers 500. @default none
    */
-  skip?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  skip?: (req: Req) => boolean | Promise<boolean>;
   /** Path prefixes (whole segments) that are not proxied. @default none */
   except?: string[];
 
   /** Headers set on the upstream request; `null` removes. @default none */
-  headers?: HeaderRules;
+  headers?: HeaderRules<Req>;
   /** Headers set on the response to the client; `null` removes. @default none */
-  responseHeaders?: HeaderRules;
+  responseHeaders?: HeaderRules<Req>;
   /** Set `X-Forwarded-For`, `-Proto` and `-Host`. @default true */
   xfwd?: boolean;
   /** Which direct peers may supply `X-Forwarded-*`. @default false */
@@ -299,7 +306,7 @@ export interface ProxyConfig {
   /** Extra attempts after a failed one, each on a target not yet tried when one exists. @default 0 */
   retries?: number;
   /** Whether a failed attempt is retried. @default connection never established → any method; else GET/HEAD/OPTIONS */
-  retryFilter?: RetryFilter;
+  retryFilter?: RetryFilter<Req>;
   /** Upstream statuses retried on another target for GET, HEAD and OPTIONS. @default [] */
   retryOn?: number[];
   /** Keep retrying failed attempts for up to this many ms. @default 0 */
@@ -318,11 +325,11 @@ export interface ProxyConfig {
   maxConns?: number;
 
   /** Change the upstream method, path and headers before the first attempt. @default none */
-  onRequest?: OnRequest;
+  onRequest?: OnRequest<Req, Res>;
   /** Called once on final failure. @default the built-in handler (JSON or text by `Accept`) */
-  errorHandler?: ErrorHandler;
+  errorHandler?: ErrorHandler<Req, Res>;
   /** Replace or adjust the upstream response before it is sent. @default none */
-  modifyResponse?: ModifyResponse;
+  modifyResponse?: ModifyResponse<Req, Res>;
   /** `res.locals[contextKey]` holds the chosen {@link ProxyTarget}. @default 'target' */
   contextKey?: string;
 
@@ -359,14 +366,14 @@ export interface TargetStats {
 }
 
 /** The middleware `proxy()` returns, with its extras. */
-export interface ProxyMiddleware {
-  (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void;
+export interface ProxyMiddleware<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> {
+  (req: Req, res: Res, next?: NextFunction): void;
   /** Proxies a WebSocket upgrade (`server.on('upgrade', mw.upgrade)`); only when `ws: true`. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Stops health checks and timers and destroys pooled sockets. Idempotent. */
   close(): Promise<void>;
   /** The live balancer: add or remove targets at run time. */
-  readonly balancer: Balancer;
+  readonly balancer: Balancer<Req>;
   /** Per-target counters. */
   stats(): TargetStats[];
 }

@@ -129,7 +129,9 @@ describe('public API', () => {
   });
 
   it('pins the function signatures', () => {
-    expectTypeOf(proxy).toEqualTypeOf<(config: ProxyConfig) => ProxyMiddleware>();
+    expectTypeOf(proxy<IncomingMessage, ServerResponse>).toEqualTypeOf<(config: ProxyConfig) => ProxyMiddleware>();
+    expectTypeOf(proxy).parameters.toEqualTypeOf<[config: ProxyConfig]>();
+    expectTypeOf(proxy).returns.toEqualTypeOf<ProxyMiddleware>();
     for (const factory of [roundRobin, random, first, leastConn, ipHash, uriHash]) {
       expectTypeOf(factory).toEqualTypeOf<(targets: readonly TargetInput[]) => Balancer>();
     }
