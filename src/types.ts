@@ -81,10 +81,11 @@ export type BalancerOption<Req extends IncomingMessage = IncomingMessage> = Bala
 /**
  * A header rule value: a string (placeholders such as `{addr}` or `{header.NAME}` are
  * expanded), `null` to remove the header, or a function of the request returning the value
- * (`undefined` leaves the header as it is). A function that throws is handed to `next(err)`;
+ * (an array of strings sets the header once per value, as `Set-Cookie` needs; `undefined`
+ * leaves the header as it is). A function that throws is handed to `next(err)`;
  * it must be synchronous (a returned Promise is a TypeError naming the rule).
  */
-export type HeaderValue<Req extends IncomingMessage = IncomingMessage> = string | null | ((req: Req) => string | undefined);
+export type HeaderValue<Req extends IncomingMessage = IncomingMessage> = string | null | ((req: Req) => string | string[] | undefined);
 
 /** Header name → rule. Names are case-insensitive. */
 export type HeaderRules<Req extends IncomingMessage = IncomingMessage> = Record<string, HeaderValue<Req>>;

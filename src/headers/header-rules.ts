@@ -109,17 +109,19 @@ export function compileHeaderRules(
 
 /**
  * Calls a function rule: `undefined` keeps the header, `null` removes it, a string is
- * escaped. Anything else, a Promise included, is a TypeError naming the rule.
+ * escaped, an array of strings sets the header once per value (`Set-Cookie`). Anything else,
+ * a Promise included, is a TypeError naming the rule.
  */
-function callRule(rule: FunctionHeaderRule, req: IncomingMessage): string | null | undefined {
-  const value = rule.fn(req);
+function callRule(rule: FunctionHeaderRule, req: IncomingMessage): string | string[] | null | undefined {
+  const value: unknown = rule.fn(req);
   if (value === undefined || value === null) return value;
   if (typeof value === 'string') return escapeHeaderValue(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return (value as string[]).map(escapeHeaderValue);
   if (isThenable(value)) {
     throw syncCallbackError(rule.label, value, 'return a string (compute async values in a middleware before the proxy)');
   }
   throw new TypeError(
-    `switchyard: ${rule.label} returned ${typeof value}; return a string, or undefined to leave the header as it is`,
+    `switchyard: ${rule.label} returned ${typeof value}; return a string (or an array of strings), or undefined to leave the header as it is`,
   );
 }
 

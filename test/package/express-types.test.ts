@@ -78,4 +78,18 @@ describe('callbacks are typed with the host framework', () => {
     expectTypeOf(mw).parameter(0).toEqualTypeOf<IncomingMessage>();
     return mw.close();
   });
+
+  it('a header function may return several values (string[])', async () => {
+    const up = track(await startUpstream());
+    const mw = proxy<Request, Response>({
+      targets: up.url,
+      headers: { 'x-multi': () => ['a', 'b'] },
+      responseHeaders: { 'set-cookie': (req) => [`seen=${req.path.slice(1)}`, 'flag=1'] },
+    });
+    const app = express();
+    app.use(mw);
+    const res = await request(app).get('/page').expect(200);
+    expect(up.requests[0]?.headers['x-multi']).toBe('a, b');
+    expect(res.headers['set-cookie']).toEqual(['seen=page', 'flag=1']);
+  });
 });

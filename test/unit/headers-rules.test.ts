@@ -181,7 +181,7 @@ describe('applyRequestHeaderRules', () => {
 
   it('throws naming the header when a function returns a non-string', () => {
     expect(() => request({ 'X-A': () => 5 as unknown as string })).toThrow(
-      "switchyard: headers['X-A'] returned number; return a string, or undefined to leave the header as it is",
+      "switchyard: headers['X-A'] returned number; return a string (or an array of strings), or undefined to leave the header as it is",
     );
   });
 
