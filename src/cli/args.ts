@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
+import { LOG_FORMATS, type LogFormat } from './log-format.js';
 
 /** The flags as given; `undefined` when absent, so the config file can fill them in. */
 export interface CliArgs {
@@ -19,6 +20,7 @@ export interface CliArgs {
   readonly drainTimeout: number | undefined;
   readonly config: string | undefined;
   readonly quiet: boolean;
+  readonly logFormat: LogFormat;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -35,6 +37,7 @@ const OPTIONS = {
   'drain-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
   quiet: { type: 'boolean', short: 'q' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -60,6 +63,13 @@ function workersFlag(value: string | undefined): number | 'auto' | undefined {
     throw new CliError(`switchyard: --workers must be a whole number >= 1 or "auto", got ${JSON.stringify(value)}; ${HELP_HINT}`);
   }
   return n;
+}
+
+/** A flag whose value is one of `choices`. */
+function choiceFlag<T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new CliError(`switchyard: --${flag} must be ${choices.join(' or ')}, got ${JSON.stringify(value)}; ${HELP_HINT}`);
 }
 
 /**
@@ -102,6 +112,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     drainTimeout: numberFlag('drain-timeout', values['drain-timeout']),
     config: values.config,
     quiet: values.quiet === true,
+    logFormat: choiceFlag('log-format', values['log-format'], LOG_FORMATS, 'text'),
     help: values.help === true,
     version: values.version === true,
   };

@@ -7,7 +7,8 @@ import { parseCliArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { runPrimary } from './cluster.js';
 import { stopOnSignals } from './lifecycle.js';
-import { processLog, type Log } from './log.js';
+import { createLog, processLog, type Log } from './log.js';
+import { subscribeProxyEvents } from './proxy-events.js';
 import { startServer } from './serve.js';
 import { resolveSettings, type CliSettings } from './settings.js';
 import { formatSummary } from './summary.js';
@@ -15,8 +16,11 @@ import { USAGE } from './usage.js';
 import { VERSION } from './version.js';
 
 async function serve(settings: CliSettings, log: Log): Promise<void> {
-  const prefix = cluster.isWorker ? `w${cluster.worker?.id ?? '?'} ` : '';
-  const server = await startServer(settings, log, { logPrefix: prefix });
+  const worker = cluster.isWorker ? cluster.worker?.id : undefined;
+  // Text lines name the worker in a prefix; JSON lines carry it as a field (createLog's base).
+  const prefix = worker !== undefined && log.format === 'text' ? `w${worker} ` : '';
+  subscribeProxyEvents(log, { requests: !settings.quiet, worker: log.format === 'text' ? worker : undefined });
+  const server = await startServer(settings, log, { worker: log.format === 'text' ? worker : undefined });
   // In a cluster the primary prints the summary once, for all workers.
   if (cluster.isWorker) {
     log.info(`${prefix}listening (pid ${process.pid})`);
@@ -28,21 +32,25 @@ async function serve(settings: CliSettings, log: Log): Promise<void> {
   stopOnSignals(server, log, prefix);
 }
 
+let log: Log = processLog;
+
 /** Runs the command with `argv` (flags only). Resolves once serving has started. */
-async function main(argv: readonly string[], log: Log): Promise<void> {
+async function main(argv: readonly string[]): Promise<void> {
   const args = parseCliArgs(argv);
   if (args.help) return log.info(USAGE.trimEnd());
   if (args.version) return log.info(VERSION);
+  const worker = cluster.isWorker ? cluster.worker?.id : undefined;
+  log = createLog(args.logFormat, worker === undefined ? undefined : { worker });
   const settings = await resolveSettings(args);
   if (cluster.isPrimary && settings.workers > 1) return runPrimary(settings, log);
   return serve(settings, log);
 }
 
-main(process.argv.slice(2), processLog).catch((err: unknown) => {
+main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CliError) {
-    processLog.error(err.message);
+    log.error(err.message);
     process.exit(err.exitCode);
   }
-  processLog.error(`switchyard: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  log.error(`switchyard: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
   process.exit(1);
 });

@@ -4,12 +4,13 @@
  */
 import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { defaultErrorHandler } from '../errors/default-error-handler.js';
 import { proxy } from '../proxy.js';
-import type { ProxyConfig, ProxyMiddleware } from '../types.js';
+import type { ErrorHandler, ProxyConfig, ProxyMiddleware } from '../types.js';
 import { CliError, isConfigError } from './cli-error.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
-import { createRequestLogger } from './request-log.js';
+import { createRequestLogger, traces } from './request-log.js';
 import type { CliSettings } from './settings.js';
 
 /** A listening server. */
@@ -30,12 +31,28 @@ export interface RunningServer {
 }
 
 /**
+ * The config's `errorHandler` (or the built-in one), after noting the error on the request's
+ * trace, so its log line can say why it failed.
+ */
+function tracingErrorHandler(handler: ErrorHandler | undefined): ErrorHandler {
+  return (err, req, res, next) => {
+    const trace = traces.get(req);
+    if (trace !== undefined) trace.error = err;
+    if (handler === undefined) return defaultErrorHandler(err, req, res);
+    return handler(err, req, res, next);
+  };
+}
+
+/**
  * `proxy(config)`, with its config errors turned into CLI errors (exit code 2).
+ * @param opts.trace wrap the error handler so request lines carry the error (the summary's probe does not need it).
  * @throws CliError when `proxy()` refuses the config.
  */
-export function createProxy(config: ProxyConfig, source: string | undefined): ProxyMiddleware {
+export function createProxy(config: ProxyConfig, source: string | undefined, opts: { trace?: boolean } = {}): ProxyMiddleware {
   try {
-    return proxy(config);
+    // A non-function errorHandler is left for proxy() to refuse with its own message.
+    const traced = opts.trace === true && (config.errorHandler === undefined || typeof config.errorHandler === 'function');
+    return proxy(traced ? { ...config, errorHandler: tracingErrorHandler(config.errorHandler) } : config);
   } catch (err) {
     if (!isConfigError(err)) throw err;
     throw new CliError(source === undefined ? err.message : `${err.message} (in ${source})`);
@@ -58,14 +75,14 @@ function listen(server: http.Server, address: ListenAddress): Promise<ListenAddr
 
 /**
  * Creates the proxy and listens.
- * @param opts.logPrefix put before the method on request lines (a worker's `w2 `).
+ * @param opts.worker the cluster worker's id, named on its log lines.
  * @throws CliError: exit code 2 for a config `proxy()` refuses, 1 when the port cannot be bound.
  */
-export async function startServer(settings: CliSettings, log: Log, opts: { logPrefix?: string } = {}): Promise<RunningServer> {
-  const mw = createProxy(settings.proxyConfig, settings.configPath);
+export async function startServer(settings: CliSettings, log: Log, opts: { worker?: number } = {}): Promise<RunningServer> {
+  const mw = createProxy(settings.proxyConfig, settings.configPath, { trace: !settings.quiet });
   const logRequest = settings.quiet
     ? undefined
-    : createRequestLogger(log.info, { contextKey: settings.proxyConfig.contextKey ?? 'target', prefix: opts.logPrefix });
+    : createRequestLogger(log, { contextKey: settings.proxyConfig.contextKey ?? 'target', worker: opts.worker });
   const inFlight = new Set<ServerResponse>();
   let draining = false;
 

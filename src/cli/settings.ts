@@ -8,6 +8,7 @@ import type { CliArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { DEFAULT_HOST, DEFAULT_PORT, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { loadConfigFile } from './load-config.js';
+import type { LogFormat } from './log-format.js';
 
 /** Everything the CLI needs to run. */
 export interface CliSettings {
@@ -18,6 +19,8 @@ export interface CliSettings {
   readonly drainTimeout: number;
   /** No per-request log lines. @default false */
   readonly quiet: boolean;
+  /** `--log-format`: `text` lines or one JSON object per line. @default 'text' */
+  readonly logFormat: LogFormat;
   /** Absolute path of the config file, when one was given. */
   readonly configPath: string | undefined;
   readonly proxyConfig: ProxyConfig;
@@ -91,6 +94,7 @@ export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()
     workers: args.workers === 'auto' ? availableParallelism() : (args.workers ?? 1),
     drainTimeout: drainTimeout(args.drainTimeout),
     quiet: args.quiet,
+    logFormat: args.logFormat,
     configPath: file?.path,
     proxyConfig,
   };

@@ -24,6 +24,7 @@ Options:
   -c, --config <file>          a .json, .mjs, .js or .cjs file holding proxy() options plus
                                "listen"; flags override the file
   -q, --quiet                  no per-request log lines
+      --log-format <text|json>  text lines (default) or one JSON object per line
   -h, --help                   show this help
   -v, --version                show the version
 

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from '../../src/cli/args.js';
 import { CliError } from '../../src/cli/cli-error.js';
 import { formatOrigin, parseListenAddress } from '../../src/cli/listen-address.js';
+import { describeCause } from '../../src/cli/log-format.js';
 import { formatRequestLine } from '../../src/cli/request-log.js';
+import { ProxyError } from '../../src/errors/proxy-error.js';
 import { mergeProxyFlags, parseBalancerFlag, resolveSettings } from '../../src/cli/settings.js';
 import { formatSummary } from '../../src/cli/summary.js';
 import { proxy } from '../../src/index.js';
@@ -195,13 +197,34 @@ describe('log lines', () => {
       status: 200,
       upstream: '127.0.0.1:3001',
       durationMs: 3.14159,
+      attempts: 1,
     });
     expect(line).toBe('2025-01-31T12:00:00.000Z GET /api/users 200 127.0.0.1:3001 3.1ms');
   });
 
+  it('adds the error code, attempts and cause on failure (the cause last: it may hold spaces)', () => {
+    const base = { time: new Date(0), method: 'GET', path: '/x', upstream: 'u1', durationMs: 1 };
+    expect(formatRequestLine({ ...base, status: 502, attempts: 3, error: 'UPSTREAM_UNAVAILABLE', cause: 'ECONNREFUSED 127.0.0.1:3001' })).toBe(
+      '1970-01-01T00:00:00.000Z GET /x 502 u1 1.0ms UPSTREAM_UNAVAILABLE attempts=3 cause=ECONNREFUSED 127.0.0.1:3001',
+    );
+    // A retry that succeeded says how many attempts it took.
+    expect(formatRequestLine({ ...base, status: 200, attempts: 2 })).toBe('1970-01-01T00:00:00.000Z GET /x 200 u1 1.0ms attempts=2');
+    expect(formatRequestLine({ ...base, status: 502, attempts: 1, error: 'RESPONSE_HOOK_FAILED', cause: 'bad\nline' })).not.toContain('\n');
+  });
+
+  it('describes a cause by its code and what it names', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3001'), { code: 'ECONNREFUSED' });
+    expect(describeCause(new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { cause: refused }))).toBe('ECONNREFUSED 127.0.0.1:3001');
+    const wrapped = new Error('fetch failed', { cause: refused });
+    expect(describeCause(new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { cause: wrapped }))).toBe('ECONNREFUSED 127.0.0.1:3001');
+    const timeout = Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    expect(describeCause(new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { cause: timeout }))).toBe('UND_ERR_CONNECT_TIMEOUT Connect Timeout Error');
+    expect(describeCause(new ProxyError('UNEXPECTED_STATUS', 'upstream u1 answered 500'))).toBeUndefined();
+  });
+
   it('escapes control characters and spaces so a request cannot forge a line', () => {
     const line = formatRequestLine(
-      { time: new Date(0), method: 'GET', path: '/a\nFAKE 200', status: 400, upstream: '-', durationMs: 0 },
+      { time: new Date(0), method: 'GET', path: '/a\nFAKE 200', status: 400, upstream: '-', durationMs: 0, attempts: 0 },
       'w2 ',
     );
     expect(line).toBe('1970-01-01T00:00:00.000Z w2 GET /a\\x0aFAKE\\x20200 400 - 0.0ms');

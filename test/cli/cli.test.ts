@@ -13,7 +13,7 @@ import { get, getJson } from './http-get.js';
 import { runCli, startCli, type CliProcess } from './spawn-cli.js';
 
 const LISTEN = ['--listen', '127.0.0.1:0'];
-const REQUEST_LINE = /^\S+Z (?:w\d+ )?(\S+) (\S+) (\d{3}) (\S+) (\d+\.\d)ms$/;
+const REQUEST_LINE = /^\S+Z (?:w\d+ )?(\S+) (\S+) (\d{3}) (\S+) (\d+\.\d)ms(?: (.*))?$/;
 
 const running: CliProcess[] = [];
 const upstreams: Upstream[] = [];
@@ -122,15 +122,65 @@ describe('serving', () => {
     expect(proc.stdout()).not.toContain('secret');
   });
 
-  it('logs errors with the status and "-" when no target was chosen', async () => {
+  it('logs a failed request on stderr with its error code, attempts and cause, and "-" when no target was chosen', async () => {
     const dead = await deadTargetUrl();
+    const host = new URL(dead).host;
     const proc = await cli([...LISTEN, '-t', dead]);
     expect((await get(`${proc.url}/x`)).status).toBe(502);
-    const [line] = await proc.waitForCount(REQUEST_LINE, 1);
-    expect(REQUEST_LINE.exec(line!)!.slice(1, 5)).toEqual(['GET', '/x', '502', new URL(dead).host]);
+    const [line] = await proc.waitForErrCount(REQUEST_LINE, 1);
+    expect(REQUEST_LINE.exec(line!)!.slice(1, 5)).toEqual(['GET', '/x', '502', host]);
+    expect(REQUEST_LINE.exec(line!)![6]).toBe(`UPSTREAM_UNAVAILABLE attempts=1 cause=ECONNREFUSED ${host}`);
     expect((await get(`${proc.url}/a/../../etc`)).status).toBe(400);
-    const lines = await proc.waitForCount(REQUEST_LINE, 2);
+    const lines = await proc.waitForErrCount(REQUEST_LINE, 2);
     expect(REQUEST_LINE.exec(lines[1]!)!.slice(1, 5)).toEqual(['GET', '/a/../../etc', '400', '-']);
+    expect(REQUEST_LINE.exec(lines[1]!)![6]).toBe('BAD_REQUEST attempts=0 cause=request path is not allowed');
+    expect(proc.lines().some((l) => REQUEST_LINE.test(l))).toBe(false);
+  });
+
+  it('logs each retry on stderr and the attempts on the request line', async () => {
+    const [live] = await ups(1);
+    const dead = await deadTargetUrl();
+    const deadHost = new URL(dead).host;
+    const proc = await cli([...LISTEN, '-t', dead, '-t', live!.url, '--retries', '1', '-b', 'first']);
+    expect((await get(`${proc.url}/r`)).status).toBe(200);
+    const [line] = await proc.waitForCount(REQUEST_LINE, 1);
+    expect(REQUEST_LINE.exec(line!)!.slice(3, 7)).toEqual(['200', `127.0.0.1:${live!.port}`, expect.any(String), 'attempts=2']);
+    const [retry] = await proc.waitForErrCount(/ retry /, 1);
+    expect(retry).toMatch(
+      new RegExp(`^\\S+Z retry GET /r attempt=2 upstream=127\\.0\\.0\\.1:${live!.port} after ${deadHost} UPSTREAM_UNAVAILABLE cause=ECONNREFUSED ${deadHost}$`),
+    );
+  });
+
+  it('--log-format json writes one object per line with stable field names', async () => {
+    const [a] = await ups(1);
+    const dead = await deadTargetUrl();
+    const proc = await cli([...LISTEN, '-t', a!.url, '--log-format', 'json']);
+    expect((await get(`${proc.url}/j?secret=1`)).status).toBe(200);
+    const [ok] = await proc.waitForCount(/"msg":"request"/, 1);
+    expect(JSON.parse(ok!)).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+      level: 'info',
+      msg: 'request',
+      method: 'GET',
+      path: '/j',
+      status: 200,
+      upstream: `127.0.0.1:${a!.port}`,
+      durationMs: expect.any(Number),
+      attempts: 1,
+    });
+    const summary = JSON.parse(proc.lines()[0]!) as { level: string; msg: string };
+    expect(summary.level).toBe('info');
+    expect(summary.msg).toMatch(/^switchyard \S+ listening on http:\/\/127\.0\.0\.1:\d+\n {2}targets/);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect(proc.lines().map((l) => (JSON.parse(l) as { msg: string }).msg).at(-1)).toBe('stopped');
+
+    const failing = await cli([...LISTEN, '-t', dead, '--log-format', 'json']);
+    expect((await get(`${failing.url}/f`)).status).toBe(502);
+    const [bad] = await failing.waitForErrCount(/"msg":"request"/, 1);
+    expect(JSON.parse(bad!)).toMatchObject({
+      level: 'error', msg: 'request', status: 502, error: 'UPSTREAM_UNAVAILABLE', attempts: 1, cause: `ECONNREFUSED ${new URL(dead).host}`,
+    });
   });
 
   it('--quiet prints the summary but no request lines', async () => {
@@ -201,10 +251,13 @@ describe('serving', () => {
 
     await untilChecks(2);
     expect(await names(4)).toEqual(['u0', 'u0', 'u0', 'u0']);
+    const down = `health 127.0.0.1:${flaky.port} down (active)`;
+    expect(proc.errLines().filter((l) => l.endsWith(down))).toHaveLength(1);
 
     sick = false;
     await untilChecks(checks() + 2);
     expect((await names(4)).filter((n) => n === 'flaky').length).toBeGreaterThanOrEqual(1);
+    expect(proc.lines().filter((l) => /^\S+Z health \S+ up \(active\)$/.test(l))).toEqual([expect.stringContaining(`127.0.0.1:${flaky.port} up`)]);
   });
 });
 

@@ -19,10 +19,14 @@ export interface CliProcess {
   stderr(): string;
   /** stdout lines so far. */
   lines(): string[];
+  /** stderr lines so far. */
+  errLines(): string[];
   /** Resolves with the first stdout match of `pattern` (now or later); rejects if the process exits first. */
   waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
   /** Resolves once stdout has `count` lines matching `pattern`. */
   waitForCount(pattern: RegExp, count: number): Promise<string[]>;
+  /** Resolves once stderr has `count` lines matching `pattern`. */
+  waitForErrCount(pattern: RegExp, count: number): Promise<string[]>;
   readonly exited: Promise<Exit>;
   /** Sends SIGKILL if still running (test clean-up). */
   kill(): void;
@@ -54,6 +58,7 @@ export function spawnScript(script: string, args: readonly string[], opts: { cwd
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
+    wake();
   });
   const exited = new Promise<Exit>((resolve) => {
     child.once('close', (code, signal) => {
@@ -64,6 +69,11 @@ export function spawnScript(script: string, args: readonly string[], opts: { cwd
   });
 
   const lines = (): string[] => out.split('\n').filter((l) => l !== '');
+  const errLines = (): string[] => err.split('\n').filter((l) => l !== '');
+  const count = (source: () => string[], pattern: RegExp, n: number): string[] | undefined => {
+    const found = source().filter((l) => pattern.test(l));
+    return found.length >= n ? found : undefined;
+  };
   function until<T>(check: () => T | undefined, what: string): Promise<T> {
     return new Promise((resolve, reject) => {
       const test = (): void => {
@@ -86,12 +96,10 @@ export function spawnScript(script: string, args: readonly string[], opts: { cwd
     stdout: () => out,
     stderr: () => err,
     lines,
+    errLines,
     waitFor: (pattern) => until(() => out.match(pattern) ?? undefined, `printing ${pattern}`),
-    waitForCount: (pattern, count) =>
-      until(() => {
-        const found = lines().filter((l) => pattern.test(l));
-        return found.length >= count ? found : undefined;
-      }, `printing ${count} lines matching ${pattern}`),
+    waitForCount: (pattern, n) => until(() => count(lines, pattern, n), `printing ${n} lines matching ${pattern}`),
+    waitForErrCount: (pattern, n) => until(() => count(errLines, pattern, n), `printing ${n} lines matching ${pattern} on stderr`),
     exited,
     kill: () => {
       if (exit === undefined) child.kill('SIGKILL');
@@ -103,8 +111,8 @@ export function spawnScript(script: string, args: readonly string[], opts: { cwd
 export async function startCli(args: readonly string[], opts: { cwd?: string } = {}): Promise<RunningCli> {
   const cli = spawnCli(args, opts);
   const match = await cli.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  // The summary is one write; its `workers` line is always there.
-  await cli.waitFor(/^ {2}workers {3}.*$/m);
+  // The summary is one write; its `workers` line is always there (in JSON, one object).
+  if (!args.includes('json')) await cli.waitFor(/^ {2}workers {3}.*$/m);
   return { ...cli, url: match[1] as string };
 }
 
