@@ -15,6 +15,16 @@ export interface CliArgs {
   readonly healthInterval: number | undefined;
   readonly retries: number | undefined;
   readonly timeout: number | undefined;
+  readonly connectTimeout: number | undefined;
+  readonly preserveHost: boolean;
+  /** `--header-up` values as given: `'Name: value'` or `'-Name'`. */
+  readonly headerUp: readonly string[] | undefined;
+  readonly headerDown: readonly string[] | undefined;
+  readonly ws: boolean;
+  readonly http2: boolean;
+  /** `--tls-ca`: a PEM file path. */
+  readonly tlsCa: string | undefined;
+  readonly insecure: boolean;
   /** Worker processes; `'auto'` means one per available core. */
   readonly workers: number | 'auto' | undefined;
   readonly drainTimeout: number | undefined;
@@ -33,6 +43,14 @@ const OPTIONS = {
   'health-interval': { type: 'string' },
   retries: { type: 'string' },
   timeout: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'preserve-host': { type: 'boolean' },
+  'header-up': { type: 'string', multiple: true },
+  'header-down': { type: 'string', multiple: true },
+  ws: { type: 'boolean' },
+  http2: { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  insecure: { type: 'boolean' },
   workers: { type: 'string', short: 'w' },
   'drain-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
@@ -84,6 +102,26 @@ function parseArgsMessage(err: Error): string {
   return parts.map((p) => p.charAt(0).toLowerCase() + p.slice(1).replace(/\.$/, '')).join('; ');
 }
 
+/** Header flags whose value may start with a dash (`-Server`, Caddy's removal syntax). */
+const DASH_VALUE_FLAGS: ReadonlySet<string> = new Set(['--header-up', '--header-down']);
+
+/**
+ * `--header-down -Server` as `--header-down=-Server`: parseArgs would take `-Server` for a flag,
+ * and these flags always take a value, so the next word is theirs.
+ */
+function joinDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (DASH_VALUE_FLAGS.has(arg) && next !== undefined && next.startsWith('-') && !next.startsWith('--')) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /**
  * Parses `argv` (without the node and script paths).
  * @throws CliError (exit code 2) on an unknown flag, a missing value, a stray argument or a
@@ -92,7 +130,7 @@ function parseArgsMessage(err: Error): string {
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joinDashValues(argv), options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
@@ -108,6 +146,14 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     healthInterval: numberFlag('health-interval', values['health-interval']),
     retries: numberFlag('retries', values.retries),
     timeout: numberFlag('timeout', values.timeout),
+    connectTimeout: numberFlag('connect-timeout', values['connect-timeout']),
+    preserveHost: values['preserve-host'] === true,
+    headerUp: values['header-up'],
+    headerDown: values['header-down'],
+    ws: values.ws === true,
+    http2: values.http2 === true,
+    tlsCa: values['tls-ca'],
+    insecure: values.insecure === true,
     workers: workersFlag(values.workers),
     drainTimeout: numberFlag('drain-timeout', values['drain-timeout']),
     config: values.config,

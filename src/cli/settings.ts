@@ -3,11 +3,14 @@
  * are handed to `proxy()` unvalidated beyond their syntax, so its messages stay the one source.
  */
 import { availableParallelism } from 'node:os';
-import type { BalancerOption, HealthCheckOptions, ProxyConfig } from '../types.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ProxyConfig } from '../types.js';
 import type { CliArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { DEFAULT_HOST, DEFAULT_PORT, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { loadConfigFile } from './load-config.js';
+import { mergeProxyFlags } from './proxy-flags.js';
 import type { LogFormat } from './log-format.js';
 
 /** Everything the CLI needs to run. */
@@ -28,42 +31,6 @@ export interface CliSettings {
 
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
 
-/** `header:X-Name` and `cookie:name` are the command-line spelling of the policy objects. */
-export function parseBalancerFlag(value: string): BalancerOption {
-  const colon = value.indexOf(':');
-  const kind = value.slice(0, colon);
-  const name = value.slice(colon + 1);
-  if (colon > 0 && name !== '') {
-    if (kind === 'header') return { header: name };
-    if (kind === 'cookie') return { cookie: name };
-  }
-  // Anything else goes to proxy() as a policy name, and proxy() lists the valid ones.
-  return value as BalancerOption;
-}
-
-function withHealthFlags(base: ProxyConfig['healthCheck'], args: CliArgs): HealthCheckOptions | undefined {
-  if (args.healthPath === undefined && args.healthInterval === undefined) return base;
-  // A non-object `healthCheck` in the file is replaced; proxy() validates what results.
-  const from = typeof base === 'object' && base !== null ? base : undefined;
-  return {
-    ...from,
-    ...(args.healthPath !== undefined && { path: args.healthPath }),
-    ...(args.healthInterval !== undefined && { interval: args.healthInterval }),
-  } as HealthCheckOptions;
-}
-
-/** Applies the proxy flags on top of the file's options (a new object; neither is modified). */
-export function mergeProxyFlags(fileConfig: ProxyConfig, args: CliArgs): ProxyConfig {
-  const config: ProxyConfig = { ...fileConfig };
-  if (args.targets !== undefined) config.targets = [...args.targets];
-  if (args.balancer !== undefined) config.balancer = parseBalancerFlag(args.balancer);
-  if (args.retries !== undefined) config.retries = args.retries;
-  if (args.timeout !== undefined) config.timeout = args.timeout;
-  const healthCheck = withHealthFlags(fileConfig.healthCheck, args);
-  if (healthCheck !== undefined) config.healthCheck = healthCheck;
-  return config;
-}
-
 function drainTimeout(value: number | undefined): number {
   if (value === undefined) return DEFAULT_DRAIN_TIMEOUT;
   if (!Number.isInteger(value) || value < 0) {
@@ -72,13 +39,24 @@ function drainTimeout(value: number | undefined): number {
   return value;
 }
 
+/** `--tls-ca <file>`: the PEM text (proxy() checks that it is PEM). */
+async function readTlsCa(file: string | undefined, cwd: string): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await readFile(path.resolve(cwd, file), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`switchyard: --tls-ca ${file}: ${code === 'ENOENT' ? 'file not found' : (err as Error).message}`);
+  }
+}
+
 /**
  * Resolves the settings from parsed flags, loading `--config` when given.
  * @throws CliError (exit code 2) for a bad config file or listen address, or no targets at all.
  */
 export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()): Promise<CliSettings> {
   const file = args.config === undefined ? undefined : await loadConfigFile(args.config, cwd);
-  const proxyConfig = mergeProxyFlags(file?.proxyConfig ?? {}, args);
+  const proxyConfig = mergeProxyFlags(file?.proxyConfig ?? {}, args, await readTlsCa(args.tlsCa, cwd));
   let listen: ListenAddress = { host: DEFAULT_HOST, port: DEFAULT_PORT };
   if (args.listen !== undefined) listen = parseListenAddress(args.listen, '--listen');
   else if (file?.listen !== undefined) listen = parseListenAddress(file.listen, `listen in ${args.config}`);

@@ -18,6 +18,15 @@ Options:
       --health-interval <ms>   milliseconds between health checks (default ${DEFAULTS.healthCheck.interval})
       --retries <n>            extra attempts on another target after a failure (default ${DEFAULTS.retries})
       --timeout <ms>           upstream response timeout (default ${DEFAULTS.timeout})
+      --connect-timeout <ms>   time to connect to an upstream (default ${DEFAULTS.connectTimeout})
+      --preserve-host          send the client's Host header upstream (default: the target's)
+      --header-up <rule>       request header rule: 'Name: value' sets (placeholders such as
+                               {addr}, {host}, {method} work), '-Name' removes; repeatable
+      --header-down <rule>     the same for response headers
+      --ws                     proxy WebSocket upgrades
+      --http2                  https targets may negotiate HTTP/2
+      --tls-ca <file>          trust this CA (PEM) for https targets, instead of the bundled ones
+      --insecure               do not verify https targets' certificates
   -w, --workers <n|auto>       worker processes sharing the port (default 1; auto = one per core)
       --drain-timeout <ms>     on SIGINT/SIGTERM, wait this long for requests in flight
                                before closing their connections (default 10000)

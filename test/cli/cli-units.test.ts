@@ -9,7 +9,8 @@ import { formatOrigin, parseListenAddress } from '../../src/cli/listen-address.j
 import { describeCause } from '../../src/cli/log-format.js';
 import { formatRequestLine } from '../../src/cli/request-log.js';
 import { ProxyError } from '../../src/errors/proxy-error.js';
-import { mergeProxyFlags, parseBalancerFlag, resolveSettings } from '../../src/cli/settings.js';
+import { mergeProxyFlags, parseBalancerFlag, parseHeaderFlag } from '../../src/cli/proxy-flags.js';
+import { resolveSettings } from '../../src/cli/settings.js';
 import { formatSummary } from '../../src/cli/summary.js';
 import { proxy } from '../../src/index.js';
 import { startingWith } from '../helpers/match.js';
@@ -95,10 +96,51 @@ describe('flags onto the config', () => {
     ['round_robin', 'round_robin'],
     ['header:X-User', { header: 'X-User' }],
     ['cookie:srv', { cookie: 'srv' }],
-    ['header:', 'header:'],
-    ['weird', 'weird'],
+    ['ip_hash', 'ip_hash'],
   ])('--balancer %s', (flag, expected) => {
     expect(parseBalancerFlag(flag)).toEqual(expected);
+  });
+
+  it.each([
+    ['header:', 'switchyard: --balancer header:<Name>, e.g. --balancer header:X-User-Id; got "header:", which has no name'],
+    ['header:X User', 'switchyard: --balancer header:<Name>, e.g. --balancer header:X-User-Id; got "header:X User", which has an invalid name'],
+    ['cookie:', 'switchyard: --balancer cookie:<name>, e.g. --balancer cookie:lb; got "cookie:", which has no name'],
+    ['fastest', 'switchyard: --balancer must be round_robin, random, first, least_conn, ip_hash, uri_hash, header:<Name> or cookie:<name>; got "fastest"'],
+  ])('--balancer %s is refused in the command line\'s own syntax', (flag, message) => {
+    expect(usageError(() => parseBalancerFlag(flag)).message).toBe(message);
+  });
+
+  it.each([
+    ['X-Real-Ip: {addr}', ['X-Real-Ip', '{addr}']],
+    ['X-Empty:', ['X-Empty', '']],
+    ['Via:  a: b ', ['Via', 'a: b']],
+    ['-Server', ['Server', null]],
+  ])('--header-up %j', (flag, expected) => {
+    expect(parseHeaderFlag('header-up', flag)).toEqual(expected);
+  });
+
+  it.each(['X-Real-Ip', 'Bad Name: x', ': x', '-'])('--header-down %j is refused', (flag) => {
+    expect(usageError(() => parseHeaderFlag('header-down', flag)).message).toBe(
+      `switchyard: --header-down must be 'Name: value' (set) or '-Name' (remove), e.g. --header-down 'X-Real-Ip: {addr}'; got ${JSON.stringify(flag)}`,
+    );
+  });
+
+  it('maps the transport and header flags, replacing file rules of the same name in any case', () => {
+    const file = { headers: { 'x-from': 'file', 'X-Keep': 'yes' }, tls: { servername: 'api' } };
+    const args = parseCliArgs([
+      '--connect-timeout', '250', '--preserve-host', '--ws', '--http2', '--insecure',
+      '--header-up', 'X-From: flag', '--header-up', '-Cookie', '--header-down', '-Server',
+    ]);
+    expect(mergeProxyFlags(file, args, 'PEM')).toEqual({
+      connectTimeout: 250,
+      preserveHost: true,
+      ws: true,
+      http2: true,
+      headers: { 'X-Keep': 'yes', 'X-From': 'flag', Cookie: null },
+      responseHeaders: { Server: null },
+      tls: { servername: 'api', ca: 'PEM', verify: false },
+    });
+    expect(file.headers).toEqual({ 'x-from': 'file', 'X-Keep': 'yes' });
   });
 
   it('flags override the file and leave both objects unchanged', () => {

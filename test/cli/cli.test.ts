@@ -72,9 +72,11 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     // proxy() validates the options; its message names the option.
     [[...LISTEN, '-t', '127.0.0.1:3001'], 'switchyard: targets[0] is not a valid absolute URL, got "127.0.0.1:3001" (did you mean "http://127.0.0.1:3001"?)'],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--retries=-1'], 'switchyard: retries must be an integer >= 0, got -1, e.g. retries: 2'],
-    [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'fastest'], 'switchyard: balancer must be one of'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'header:'], 'switchyard: --balancer header:<Name>, e.g. --balancer header:X-User-Id'],
     // With --workers the primary checks the config once, before forking.
-    [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'fastest', '--workers', '2'], 'switchyard: balancer must be one of'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '--timeout', '0', '--workers', '2'], 'switchyard: timeout must be'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '--tls-ca', 'nope.pem'], 'switchyard: --tls-ca nope.pem: file not found'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '--header-up', 'X-A'], "switchyard: --header-up must be 'Name: value' (set) or '-Name' (remove)"],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--health-interval', '0', '--health-path', '/h'], 'switchyard: healthCheck.interval'],
     [['-c', 'missing.json'], 'switchyard: --config missing.json: file not found'],
     [['-c', 'bad.json'], 'switchyard: --config bad.json is not valid JSON'],

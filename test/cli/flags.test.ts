@@ -1,0 +1,122 @@
+// The flags that map onto proxy() options, through the real bin: header rules, preserve host,
+// WebSockets and TLS to an https upstream on 127.0.0.1.
+import { once } from 'node:events';
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { generateCerts, type TestCerts } from '../helpers/certs.js';
+import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
+import { get, getJson } from './http-get.js';
+import { startCli, type CliProcess } from './spawn-cli.js';
+
+const LISTEN = ['--listen', '127.0.0.1:0'];
+const running: CliProcess[] = [];
+const upstreams: Upstream[] = [];
+afterEach(async () => {
+  for (const cli of running.splice(0)) cli.kill();
+  await closeAll(upstreams.splice(0));
+});
+
+async function cli(args: string[], opts?: { cwd?: string }) {
+  const started = await startCli(args, opts);
+  running.push(started);
+  return started;
+}
+
+describe('header and host flags', () => {
+  it('--header-up sets (with placeholders) and removes request headers, --header-down response headers', async () => {
+    const up = await startUpstream((req, res) => {
+      res.setHeader('server', 'upstream/1.0');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ headers: req.headers }));
+    });
+    upstreams.push(up);
+    const proc = await cli([
+      ...LISTEN, '-t', up.url,
+      '--header-up', 'X-Real-Ip: {addr}', '--header-up', '-Cookie', '--header-up', 'X-Method: {method}',
+      '--header-down', '-Server', '--header-down', 'X-Proxy: switchyard',
+    ]);
+    const reply = await get(`${proc.url}/h`, { headers: { cookie: 'a=1', host: 'client.example' } });
+    expect(reply.status).toBe(200);
+    const { headers } = JSON.parse(reply.body) as { headers: Record<string, string> };
+    expect(headers['x-real-ip']).toBe('127.0.0.1');
+    expect(headers['x-method']).toBe('GET');
+    expect(headers.cookie).toBeUndefined();
+    // Without --preserve-host the upstream sees its own host.
+    expect(headers.host).toBe(`127.0.0.1:${up.port}`);
+    expect(reply.headers.server).toBeUndefined();
+    expect(reply.headers['x-proxy']).toBe('switchyard');
+  });
+
+  it('--preserve-host keeps the client\'s Host', async () => {
+    const up = await startUpstream();
+    upstreams.push(up);
+    const proc = await cli([...LISTEN, '-t', up.url, '--preserve-host']);
+    const { json } = await getJson<EchoResponse>(`${proc.url}/p`, { headers: { host: 'client.example' } });
+    expect(json.headers.host).toBe('client.example');
+  });
+});
+
+describe('--ws', () => {
+  it('proxies WebSocket upgrades without a config file', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    wss.on('connection', (socket, req) => socket.on('message', (data) => socket.send(`${req.url} ${String(data)}`)));
+    try {
+      const { port } = wss.address() as AddressInfo;
+      const proc = await cli([...LISTEN, '-t', `http://127.0.0.1:${port}`, '--ws']);
+      const client = new WebSocket(`${proc.url.replace('http:', 'ws:')}/chat`);
+      await once(client, 'open');
+      client.send('hi');
+      expect(String(((await once(client, 'message')) as [Buffer])[0])).toBe('/chat hi');
+      client.close();
+      await once(client, 'close');
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
+
+describe('TLS to the upstream', () => {
+  let certs: TestCerts;
+  let dir: string;
+  let server: https.Server;
+  let selfSigned: https.Server;
+  const urlOf = (s: https.Server): string => `https://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  beforeAll(async () => {
+    certs = await generateCerts();
+    dir = await mkdtemp(path.join(tmpdir(), 'switchyard-cli-tls-'));
+    await writeFile(path.join(dir, 'ca.pem'), certs.ca);
+    const answer = (_req: unknown, res: import('node:http').ServerResponse): void => void res.end('over tls');
+    server = https.createServer({ cert: certs.server.cert, key: certs.server.key }, answer);
+    selfSigned = https.createServer({ cert: certs.selfSigned.cert, key: certs.selfSigned.key }, answer);
+    for (const s of [server, selfSigned]) await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    for (const s of [server, selfSigned]) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+    await rm(dir, { recursive: true, force: true });
+    await certs.cleanup();
+  });
+
+  it('--tls-ca trusts a private CA; without it the upstream is refused', async () => {
+    const trusted = await cli([...LISTEN, '-t', urlOf(server), '--tls-ca', 'ca.pem'], { cwd: dir });
+    expect((await get(`${trusted.url}/`)).body).toBe('over tls');
+    const untrusted = await cli([...LISTEN, '-t', urlOf(server)], { cwd: dir });
+    expect((await get(`${untrusted.url}/`)).status).toBe(502);
+    const [line] = await untrusted.waitForErrCount(/ 502 /, 1);
+    expect(line).toMatch(/ UPSTREAM_UNAVAILABLE attempts=1 cause=UNABLE_TO_VERIFY_LEAF_SIGNATURE unable to verify the first certificate$/);
+  });
+
+  it('--insecure accepts a self-signed upstream', async () => {
+    const proc = await cli([...LISTEN, '-t', urlOf(selfSigned), '--insecure']);
+    expect((await get(`${proc.url}/`)).body).toBe('over tls');
+  });
+});
