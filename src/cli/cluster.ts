@@ -6,6 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { FORCE_MESSAGE, SHUTDOWN_MESSAGE } from './lifecycle.js';
 import type { Log } from './log.js';
+import { RELOAD_MESSAGE } from './reload.js';
 import { createProxy } from './serve.js';
 import type { CliSettings } from './settings.js';
 import { formatSummary } from './summary.js';
@@ -85,6 +86,12 @@ export async function runPrimary(settings: CliSettings, log: Log): Promise<void>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Each worker re-reads the config itself and logs the outcome.
+  process.on('SIGHUP', () => {
+    if (state !== 'running') return;
+    log.info(`SIGHUP: reloading ${live.size} worker(s)`);
+    for (const worker of live) if (ready.has(worker)) send(worker, RELOAD_MESSAGE);
+  });
 
   for (let i = 0; i < settings.workers; i++) fork();
 }

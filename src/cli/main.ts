@@ -9,27 +9,30 @@ import { runPrimary } from './cluster.js';
 import { stopOnSignals } from './lifecycle.js';
 import { createLog, processLog, type Log } from './log.js';
 import { subscribeProxyEvents } from './proxy-events.js';
+import { reloadOnSignal } from './reload.js';
 import { startServer } from './serve.js';
 import { resolveSettings, type CliSettings } from './settings.js';
 import { formatSummary } from './summary.js';
 import { USAGE } from './usage.js';
 import { VERSION } from './version.js';
 
-async function serve(settings: CliSettings, log: Log): Promise<void> {
+async function serve(settings: CliSettings, log: Log, reread: () => Promise<CliSettings>): Promise<void> {
   const worker = cluster.isWorker ? cluster.worker?.id : undefined;
   // Text lines name the worker in a prefix; JSON lines carry it as a field (createLog's base).
   const prefix = worker !== undefined && log.format === 'text' ? `w${worker} ` : '';
   subscribeProxyEvents(log, { requests: !settings.quiet, worker: log.format === 'text' ? worker : undefined });
   const server = await startServer(settings, log, { worker: log.format === 'text' ? worker : undefined });
+  // Before the "listening" lines: whoever waits for them may signal at once.
+  stopOnSignals(server, log, prefix);
+  reloadOnSignal(server, settings, reread, log, prefix);
   // In a cluster the primary prints the summary once, for all workers.
   if (cluster.isWorker) {
     log.info(`${prefix}listening (pid ${process.pid})`);
   } else {
-    const targets = server.middleware.balancer.targets;
+    const targets = server.middleware().balancer.targets;
     // One write, so the summary is never interleaved with request lines.
     log.info(formatSummary({ ...settings, listen: server.address, targets }).join('\n'));
   }
-  stopOnSignals(server, log, prefix);
 }
 
 let log: Log = processLog;
@@ -41,9 +44,10 @@ async function main(argv: readonly string[]): Promise<void> {
   if (args.version) return log.info(VERSION);
   const worker = cluster.isWorker ? cluster.worker?.id : undefined;
   log = createLog(args.logFormat, worker === undefined ? undefined : { worker });
+  const reread = (): Promise<CliSettings> => resolveSettings(args, process.cwd(), { fresh: true });
   const settings = await resolveSettings(args);
   if (cluster.isPrimary && settings.workers > 1) return runPrimary(settings, log);
-  return serve(settings, log);
+  return serve(settings, log, reread);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -2,7 +2,7 @@
  * One server process: the proxy on a node:http server, per-request logging, and a graceful
  * shutdown that stops accepting, lets requests in flight finish, then calls `close()`.
  */
-import http, { type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultErrorHandler } from '../errors/default-error-handler.js';
 import { proxy } from '../proxy.js';
@@ -10,6 +10,7 @@ import type { ErrorHandler, ProxyConfig, ProxyMiddleware } from '../types.js';
 import { CliError, isConfigError } from './cli-error.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
+import { createProxySlots } from './proxy-slots.js';
 import { createRequestLogger, traces } from './request-log.js';
 import type { CliSettings } from './settings.js';
 
@@ -17,7 +18,15 @@ import type { CliSettings } from './settings.js';
 export interface RunningServer {
   /** The bound address (the real port when 0 was asked for). */
   readonly address: ListenAddress;
-  readonly middleware: ProxyMiddleware;
+  /** The proxy serving new requests (a reload replaces it). */
+  middleware(): ProxyMiddleware;
+  /**
+   * Builds a proxy from `settings` and serves new requests with it; the previous proxy finishes
+   * its requests and WebSockets, then is closed. `listen`, workers and the drain timeout are
+   * not changed.
+   * @throws CliError when `proxy()` refuses the config (the running proxy is kept).
+   */
+  reload(settings: CliSettings): ProxyMiddleware;
   /** Requests whose response is not finished yet. */
   inFlight(): number;
   /**
@@ -79,10 +88,11 @@ function listen(server: http.Server, address: ListenAddress): Promise<ListenAddr
  * @throws CliError: exit code 2 for a config `proxy()` refuses, 1 when the port cannot be bound.
  */
 export async function startServer(settings: CliSettings, log: Log, opts: { worker?: number } = {}): Promise<RunningServer> {
-  const mw = createProxy(settings.proxyConfig, settings.configPath, { trace: !settings.quiet });
-  const logRequest = settings.quiet
-    ? undefined
-    : createRequestLogger(log, { contextKey: settings.proxyConfig.contextKey ?? 'target', worker: opts.worker });
+  const build = (s: CliSettings): ProxyMiddleware => createProxy(s.proxyConfig, s.configPath, { trace: !s.quiet });
+  const requestLogger = (s: CliSettings): ((req: IncomingMessage, res: ServerResponse) => void) | undefined =>
+    s.quiet ? undefined : createRequestLogger(log, { contextKey: s.proxyConfig.contextKey ?? 'target', worker: opts.worker });
+  const slots = createProxySlots(build(settings), settings.proxyConfig.ws === true);
+  let logRequest = requestLogger(settings);
   const inFlight = new Set<ServerResponse>();
   let draining = false;
 
@@ -96,22 +106,22 @@ export async function startServer(settings: CliSettings, log: Log, opts: { worke
       if (draining) server.closeIdleConnections();
     });
     if (draining) res.shouldKeepAlive = false;
-    mw(req, res);
+    slots.request(req, res);
   });
-  if (settings.proxyConfig.ws === true) server.on('upgrade', (req, socket, head) => mw.upgrade(req, socket, head));
+  server.on('upgrade', (req, socket, head) => slots.upgrade(req, socket, head));
 
   let address: ListenAddress;
   try {
     address = await listen(server, settings.listen);
   } catch (err) {
-    await mw.close();
+    await slots.closeAll();
     throw err;
   }
 
   // Upgraded (WebSocket) sockets are no longer the HTTP server's to close: mw.close() ends them.
   const cutOff = async (): Promise<void> => {
     server.closeAllConnections();
-    await mw.close();
+    await slots.closeAll();
   };
   let stopped: Promise<boolean> | undefined;
   const drain = async (): Promise<boolean> => {
@@ -129,13 +139,19 @@ export async function startServer(settings: CliSettings, log: Log, opts: { worke
     clearTimeout(timer);
     if (!drained) await cutOff();
     await closed;
-    await mw.close();
+    await slots.closeAll();
     return drained;
   };
 
   return {
     address,
-    middleware: mw,
+    middleware: slots.current,
+    reload(next) {
+      const mw = build(next);
+      slots.swap(mw, next.proxyConfig.ws === true);
+      logRequest = requestLogger(next);
+      return mw;
+    },
     inFlight: () => inFlight.size,
     shutdown: () => (stopped ??= drain()),
     forceClose: () => void cutOff(),

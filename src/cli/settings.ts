@@ -52,10 +52,11 @@ async function readTlsCa(file: string | undefined, cwd: string): Promise<string 
 
 /**
  * Resolves the settings from parsed flags, loading `--config` when given.
+ * @param opts.fresh load a config module anew rather than from the module cache (a reload).
  * @throws CliError (exit code 2) for a bad config file or listen address, or no targets at all.
  */
-export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()): Promise<CliSettings> {
-  const file = args.config === undefined ? undefined : await loadConfigFile(args.config, cwd);
+export async function resolveSettings(args: CliArgs, cwd: string = process.cwd(), opts: { fresh?: boolean } = {}): Promise<CliSettings> {
+  const file = args.config === undefined ? undefined : await loadConfigFile(args.config, cwd, opts);
   const proxyConfig = mergeProxyFlags(file?.proxyConfig ?? {}, args, await readTlsCa(args.tlsCa, cwd));
   let listen: ListenAddress = { host: DEFAULT_HOST, port: DEFAULT_PORT };
   if (args.listen !== undefined) listen = parseListenAddress(args.listen, '--listen');

@@ -37,6 +37,8 @@ Options:
   -h, --help                   show this help
   -v, --version                show the version
 
+Signals: SIGINT/SIGTERM drain and exit; SIGHUP reloads --config without dropping requests.
+
 Exit codes: 0 after a clean shutdown, 1 on a runtime failure (port in use, drain timeout),
 2 for invalid flags or config.
 `;
