@@ -29,6 +29,8 @@ export interface CliArgs {
   readonly workers: number | 'auto' | undefined;
   readonly drainTimeout: number | undefined;
   readonly config: string | undefined;
+  /** `--admin [host:]port`: the admin listener. */
+  readonly admin: string | undefined;
   readonly quiet: boolean;
   readonly logFormat: LogFormat;
   readonly help: boolean;
@@ -54,6 +56,7 @@ const OPTIONS = {
   workers: { type: 'string', short: 'w' },
   'drain-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
+  admin: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -157,6 +160,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     workers: workersFlag(values.workers),
     drainTimeout: numberFlag('drain-timeout', values['drain-timeout']),
     config: values.config,
+    admin: values.admin,
     quiet: values.quiet === true,
     logFormat: choiceFlag('log-format', values['log-format'], LOG_FORMATS, 'text'),
     help: values.help === true,

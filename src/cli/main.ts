@@ -3,6 +3,7 @@
  * the primary of `--workers N` processes, or as one of those workers.
  */
 import cluster from 'node:cluster';
+import { proxySource, startAdminServer } from './admin-server.js';
 import { parseCliArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { runPrimary } from './cluster.js';
@@ -29,9 +30,10 @@ async function serve(settings: CliSettings, log: Log, reread: () => Promise<CliS
   if (cluster.isWorker) {
     log.info(`${prefix}listening (pid ${process.pid})`);
   } else {
+    const admin = settings.admin === undefined ? undefined : await startAdminServer(settings.admin, proxySource(server.middleware), log);
     const targets = server.middleware().balancer.targets;
     // One write, so the summary is never interleaved with request lines.
-    log.info(formatSummary({ ...settings, listen: server.address, targets }).join('\n'));
+    log.info(formatSummary({ ...settings, listen: server.address, targets, admin: admin?.address }).join('\n'));
   }
 }
 

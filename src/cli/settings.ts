@@ -24,6 +24,8 @@ export interface CliSettings {
   readonly quiet: boolean;
   /** `--log-format`: `text` lines or one JSON object per line. @default 'text' */
   readonly logFormat: LogFormat;
+  /** `--admin`: where `/metrics`, `/stats` and `/healthz` listen. @default off */
+  readonly admin: ListenAddress | undefined;
   /** Absolute path of the config file, when one was given. */
   readonly configPath: string | undefined;
   readonly proxyConfig: ProxyConfig;
@@ -74,6 +76,7 @@ export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()
     drainTimeout: drainTimeout(args.drainTimeout),
     quiet: args.quiet,
     logFormat: args.logFormat,
+    admin: args.admin === undefined ? undefined : parseListenAddress(args.admin, '--admin'),
     configPath: file?.path,
     proxyConfig,
   };

@@ -11,6 +11,8 @@ export interface SummaryInput {
   readonly proxyConfig: ProxyConfig;
   readonly workers: number;
   readonly configPath: string | undefined;
+  /** The admin listener's bound address, when `--admin` is on. */
+  readonly admin?: ListenAddress | undefined;
 }
 
 function describeBalancer(balancer: BalancerOption | undefined): string {
@@ -43,6 +45,7 @@ export function formatSummary(input: SummaryInput): string[] {
     `  health    ${describeHealth(config)}`,
     `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); each keeps its own health state`}`,
   ];
+  if (input.admin !== undefined) lines.push(`  admin     ${formatOrigin(input.admin)} (/metrics, /stats, /healthz)`);
   if (input.configPath !== undefined) lines.push(`  config    ${input.configPath}`);
   return lines;
 }

@@ -32,6 +32,8 @@ Options:
                                before closing their connections (default 10000)
   -c, --config <file>          a .json, .mjs, .js or .cjs file holding proxy() options plus
                                "listen"; flags override the file
+      --admin <[host:]port>    serve /metrics, /stats and /healthz on this address (off by
+                               default; the host defaults to 127.0.0.1)
   -q, --quiet                  no per-request log lines
       --log-format <text|json>  text lines (default) or one JSON object per line
   -h, --help                   show this help
