@@ -6,11 +6,13 @@ import cluster from 'node:cluster';
 import { proxySource, startAdminServer } from './admin-server.js';
 import { parseCliArgs } from './args.js';
 import { CliError } from './cli-error.js';
+import { answerAdminRequests } from './cluster-admin.js';
 import { runPrimary } from './cluster.js';
 import { stopOnSignals } from './lifecycle.js';
 import { createLog, processLog, type Log } from './log.js';
 import { subscribeProxyEvents } from './proxy-events.js';
 import { reloadOnSignal } from './reload.js';
+import { followSharedHealth } from './shared-health.js';
 import { startServer } from './serve.js';
 import { resolveSettings, type CliSettings } from './settings.js';
 import { formatSummary } from './summary.js';
@@ -21,8 +23,12 @@ async function serve(settings: CliSettings, log: Log, reread: () => Promise<CliS
   const worker = cluster.isWorker ? cluster.worker?.id : undefined;
   // Text lines name the worker in a prefix; JSON lines carry it as a field (createLog's base).
   const prefix = worker !== undefined && log.format === 'text' ? `w${worker} ` : '';
-  subscribeProxyEvents(log, { requests: !settings.quiet, worker: log.format === 'text' ? worker : undefined });
-  const server = await startServer(settings, log, { worker: log.format === 'text' ? worker : undefined });
+  const textWorker = log.format === 'text' ? worker : undefined;
+  subscribeProxyEvents(log, { requests: !settings.quiet, worker: textWorker, passiveOnly: worker !== undefined });
+  // A worker routes on the primary's active checks (shared-health.ts).
+  const shared = worker === undefined ? undefined : followSharedHealth();
+  const server = await startServer(settings, log, { worker: textWorker, sharedHealth: shared !== undefined, onProxy: shared?.attach });
+  if (worker !== undefined) answerAdminRequests(server.middleware);
   // Before the "listening" lines: whoever waits for them may signal at once.
   stopOnSignals(server, log, prefix);
   reloadOnSignal(server, settings, reread, log, prefix);
@@ -48,7 +54,7 @@ async function main(argv: readonly string[]): Promise<void> {
   log = createLog(args.logFormat, worker === undefined ? undefined : { worker });
   const reread = (): Promise<CliSettings> => resolveSettings(args, process.cwd(), { fresh: true });
   const settings = await resolveSettings(args);
-  if (cluster.isPrimary && settings.workers > 1) return runPrimary(settings, log);
+  if (cluster.isPrimary && settings.workers > 1) return runPrimary(settings, log, reread);
   return serve(settings, log, reread);
 }
 

@@ -13,6 +13,11 @@ import { causeOf, traces } from './request-log.js';
 export interface ProxyEventOptions {
   /** Follow each request's attempts: retry lines and `attempts=` on request lines (off with `--quiet`). */
   readonly requests: boolean;
+  /**
+   * Log only passive health changes: in a cluster worker, whose active verdicts come from the
+   * primary (which logs them once). @default false
+   */
+  readonly passiveOnly?: boolean;
   /** The cluster worker's id, if any: `w2 ` before text lines, `worker` in JSON. */
   readonly worker?: number;
 }
@@ -58,6 +63,7 @@ export function subscribeProxyEvents(log: Log, opts: ProxyEventOptions): () => v
 
   const onHealthChange = (message: unknown): void => {
     const m = message as HealthChangeMessage;
+    if (opts.passiveOnly === true && m.source !== 'passive') return;
     const write = m.healthy ? log.info : log.error;
     if (json) write('health', { ...worker, upstream: m.target.name, healthy: m.healthy, source: m.source });
     else write(`${new Date().toISOString()} ${prefix}health ${escapeField(m.target.name)} ${m.healthy ? 'up' : 'down'} (${m.source})`);

@@ -4,14 +4,14 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultErrorHandler } from '../errors/default-error-handler.js';
-import { proxy } from '../proxy.js';
-import type { ErrorHandler, ProxyConfig, ProxyMiddleware } from '../types.js';
-import { CliError, isConfigError } from './cli-error.js';
+import type { ProxyMiddleware } from '../types.js';
+import { CliError } from './cli-error.js';
+import { createProxy } from './create-proxy.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
 import { createProxySlots } from './proxy-slots.js';
-import { createRequestLogger, traces } from './request-log.js';
+import { withoutActiveChecks } from './shared-health.js';
+import { createRequestLogger } from './request-log.js';
 import type { CliSettings } from './settings.js';
 
 /** A listening server. */
@@ -39,35 +39,6 @@ export interface RunningServer {
   forceClose(): void;
 }
 
-/**
- * The config's `errorHandler` (or the built-in one), after noting the error on the request's
- * trace, so its log line can say why it failed.
- */
-function tracingErrorHandler(handler: ErrorHandler | undefined): ErrorHandler {
-  return (err, req, res, next) => {
-    const trace = traces.get(req);
-    if (trace !== undefined) trace.error = err;
-    if (handler === undefined) return defaultErrorHandler(err, req, res);
-    return handler(err, req, res, next);
-  };
-}
-
-/**
- * `proxy(config)`, with its config errors turned into CLI errors (exit code 2).
- * @param opts.trace wrap the error handler so request lines carry the error (the summary's probe does not need it).
- * @throws CliError when `proxy()` refuses the config.
- */
-export function createProxy(config: ProxyConfig, source: string | undefined, opts: { trace?: boolean } = {}): ProxyMiddleware {
-  try {
-    // A non-function errorHandler is left for proxy() to refuse with its own message.
-    const traced = opts.trace === true && (config.errorHandler === undefined || typeof config.errorHandler === 'function');
-    return proxy(traced ? { ...config, errorHandler: tracingErrorHandler(config.errorHandler) } : config);
-  } catch (err) {
-    if (!isConfigError(err)) throw err;
-    throw new CliError(source === undefined ? err.message : `${err.message} (in ${source})`);
-  }
-}
-
 function listen(server: http.Server, address: ListenAddress): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -82,13 +53,27 @@ function listen(server: http.Server, address: ListenAddress): Promise<ListenAddr
   });
 }
 
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  /** The cluster worker's id, named on its text log lines. */
+  readonly worker?: number | undefined;
+  /** Active health checks run elsewhere (the cluster primary): build proxies without them. */
+  readonly sharedHealth?: boolean;
+  /** Called with every proxy built, at start and on each reload. */
+  readonly onProxy?: (mw: ProxyMiddleware) => void;
+}
+
 /**
  * Creates the proxy and listens.
- * @param opts.worker the cluster worker's id, named on its log lines.
  * @throws CliError: exit code 2 for a config `proxy()` refuses, 1 when the port cannot be bound.
  */
-export async function startServer(settings: CliSettings, log: Log, opts: { worker?: number } = {}): Promise<RunningServer> {
-  const build = (s: CliSettings): ProxyMiddleware => createProxy(s.proxyConfig, s.configPath, { trace: !s.quiet });
+export async function startServer(settings: CliSettings, log: Log, opts: ServerOptions = {}): Promise<RunningServer> {
+  const build = (s: CliSettings): ProxyMiddleware => {
+    const config = opts.sharedHealth === true ? withoutActiveChecks(s.proxyConfig) : s.proxyConfig;
+    const mw = createProxy(config, s.configPath, { trace: !s.quiet });
+    opts.onProxy?.(mw);
+    return mw;
+  };
   const requestLogger = (s: CliSettings): ((req: IncomingMessage, res: ServerResponse) => void) | undefined =>
     s.quiet ? undefined : createRequestLogger(log, { contextKey: s.proxyConfig.contextKey ?? 'target', worker: opts.worker });
   const slots = createProxySlots(build(settings), settings.proxyConfig.ws === true);

@@ -43,7 +43,7 @@ export function formatSummary(input: SummaryInput): string[] {
     `  balancer  ${describeBalancer(config.balancer)}`,
     `  retries   ${config.retries ?? DEFAULTS.retries}`,
     `  health    ${describeHealth(config)}`,
-    `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); each keeps its own health state`}`,
+    `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); active health checks in the primary, passive per worker`}`,
   ];
   if (input.admin !== undefined) lines.push(`  admin     ${formatOrigin(input.admin)} (/metrics, /stats, /healthz)`);
   if (input.configPath !== undefined) lines.push(`  config    ${input.configPath}`);

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from '../../src/cli/args.js';
 import { CliError } from '../../src/cli/cli-error.js';
 import { formatOrigin, parseListenAddress } from '../../src/cli/listen-address.js';
+import { sumStats } from '../../src/cli/cluster-admin.js';
 import { describeCause } from '../../src/cli/log-format.js';
+import { labelSample, mergeMetrics } from '../../src/cli/metrics-merge.js';
 import { formatRequestLine } from '../../src/cli/request-log.js';
 import { ProxyError } from '../../src/errors/proxy-error.js';
 import { mergeProxyFlags, parseBalancerFlag, parseHeaderFlag } from '../../src/cli/proxy-flags.js';
@@ -290,11 +292,64 @@ describe('log lines', () => {
         '  balancer  least_conn',
         '  retries   2',
         '  health    GET /health every 10000ms',
-        `  workers   4 (primary pid ${process.pid}); each keeps its own health state`,
+        `  workers   4 (primary pid ${process.pid}); active health checks in the primary, passive per worker`,
         '  config    /etc/switchyard.json',
       ]);
     } finally {
       await mw.close();
     }
+  });
+});
+
+describe('cluster admin: one answer from the workers', () => {
+  const stat = (name: string, healthy: boolean, requests: number, statuses: Record<number, number>) => ({
+    name, url: `http://${name}/`, healthy, active: 1, requests, failures: 0, statuses,
+  });
+
+  it('sums stats by target; healthy only when every worker says so', () => {
+    expect(
+      sumStats([
+        [stat('a', true, 3, { 200: 3 }), stat('b', true, 1, { 502: 1 })],
+        [stat('a', true, 2, { 200: 1, 404: 1 }), stat('b', false, 0, {})],
+      ]),
+    ).toEqual([
+      { ...stat('a', true, 5, { 200: 4, 404: 1 }), active: 2 },
+      { ...stat('b', false, 1, { 502: 1 }), active: 2 },
+    ]);
+  });
+
+  it('merges Prometheus texts: each family once, every sample labelled with its worker', () => {
+    const text = (n: number) =>
+      [
+        '# HELP switchyard_requests_total Requests.',
+        '# TYPE switchyard_requests_total counter',
+        `switchyard_requests_total{target="a",class="2xx"} ${n}`,
+        '# HELP switchyard_in_flight In flight.',
+        '# TYPE switchyard_in_flight gauge',
+        `switchyard_in_flight ${n}`,
+        '# TYPE switchyard_duration_seconds histogram',
+        `switchyard_duration_seconds_bucket{le="+Inf"} ${n}`,
+        `switchyard_duration_seconds_count ${n}`,
+        '',
+      ].join('\n');
+    expect(mergeMetrics([{ worker: 1, text: text(3) }, { worker: 2, text: text(5) }])).toBe(
+      [
+        '# HELP switchyard_requests_total Requests.',
+        '# TYPE switchyard_requests_total counter',
+        'switchyard_requests_total{worker="1",target="a",class="2xx"} 3',
+        'switchyard_requests_total{worker="2",target="a",class="2xx"} 5',
+        '# HELP switchyard_in_flight In flight.',
+        '# TYPE switchyard_in_flight gauge',
+        'switchyard_in_flight{worker="1"} 3',
+        'switchyard_in_flight{worker="2"} 5',
+        '# TYPE switchyard_duration_seconds histogram',
+        'switchyard_duration_seconds_bucket{worker="1",le="+Inf"} 3',
+        'switchyard_duration_seconds_count{worker="1"} 3',
+        'switchyard_duration_seconds_bucket{worker="2",le="+Inf"} 5',
+        'switchyard_duration_seconds_count{worker="2"} 5',
+        '',
+      ].join('\n'),
+    );
+    expect(labelSample('x{} 1', 'worker="1"')).toBe('x{worker="1"} 1');
   });
 });

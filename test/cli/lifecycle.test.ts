@@ -204,7 +204,7 @@ describe('--workers', () => {
     const echo = await startUpstream({ name: 'echo' });
     upstreams.push(echo);
     const proc = await cli([...LISTEN, '-t', echo.url, '--workers', '2']);
-    expect(proc.stdout()).toMatch(/ {2}workers {3}2 \(primary pid \d+\); each keeps its own health state/);
+    expect(proc.stdout()).toMatch(/ {2}workers {3}2 \(primary pid \d+\); active health checks in the primary, passive per worker/);
     const workerPids = () => [...proc.stdout().matchAll(/^(w\d+) listening \(pid (\d+)\)$/gm)].map((m) => ({ id: m[1]!, pid: Number(m[2]) }));
     // Each worker logs this after it listens; the primary's summary may come first.
     await proc.waitForCount(/^w\d+ listening \(pid \d+\)$/, 2);
