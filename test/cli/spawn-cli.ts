@@ -43,8 +43,14 @@ export function spawnCli(args: readonly string[], opts: { cwd?: string } = {}): 
 }
 
 /** Spawns `node <script> ...args` and watches its output (the examples are run this way too). */
-export function spawnScript(script: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnScript(
+  script: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; direct?: boolean } = {},
+): CliProcess {
+  // direct: exec the script itself (its `#!/usr/bin/env node` line), as an installed bin runs.
+  const [file, argv] = opts.direct === true ? [script, [...args]] : [process.execPath, [script, ...args]];
+  const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let exit: Exit | undefined;
@@ -108,8 +114,8 @@ export function spawnScript(script: string, args: readonly string[], opts: { cwd
 }
 
 /** Spawns the CLI and waits for its "listening on" summary line. */
-export async function startCli(args: readonly string[], opts: { cwd?: string } = {}): Promise<RunningCli> {
-  const cli = spawnCli(args, opts);
+export async function startCli(args: readonly string[], opts: { cwd?: string; direct?: boolean } = {}): Promise<RunningCli> {
+  const cli = opts.direct === true ? spawnScript(CLI, args, opts) : spawnCli(args, opts);
   const match = await cli.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
   // The summary is one write; its `workers` line is always there (in JSON, one object).
   if (!args.includes('json')) await cli.waitFor(/^ {2}workers {3}.*$/m);
