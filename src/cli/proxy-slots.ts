@@ -3,11 +3,12 @@
  * proxy keeps serving what it already started — requests in flight and open WebSockets — and
  * is closed (health checks stopped, pools released) once the last of those is done.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyMiddleware } from '../types.js';
 
-interface Slot {
+/** One proxy and what it is serving. */
+export interface Slot {
   readonly mw: ProxyMiddleware;
   readonly ws: boolean;
   /** Requests and WebSocket tunnels it is serving. */
@@ -20,8 +21,13 @@ interface Slot {
 export interface ProxySlots {
   /** The proxy new requests go to. */
   current(): ProxyMiddleware;
-  /** Serves `req` on the current proxy; the proxy is held until `res` closes. */
-  request(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The current proxy, held for one request until {@link leave}: the server calls `slot.mw`
+   * itself, so one `close` listener per request does all the bookkeeping.
+   */
+  enter(): Slot;
+  /** Releases a slot taken with {@link enter} (when the response closes). */
+  leave(slot: Slot): void;
   /** Serves an upgrade on the current proxy (held until the socket closes), or refuses it when `ws` is off. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Makes `mw` the current proxy; the previous one is closed once its requests and tunnels are done. */
@@ -47,12 +53,11 @@ export function createProxySlots(mw: ProxyMiddleware, ws: boolean): ProxySlots {
   };
   return {
     current: () => live.mw,
-    request(req, res) {
-      const s = live;
-      s.open++;
-      res.once('close', () => release(s));
-      s.mw(req, res);
+    enter() {
+      live.open++;
+      return live;
     },
+    leave: release,
     upgrade(req, socket, head) {
       const s = live;
       // What Node does with an upgrade nobody listens for.

@@ -9,7 +9,7 @@ import { CliError } from './cli-error.js';
 import { createProxy } from './create-proxy.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
-import { createProxySlots } from './proxy-slots.js';
+import { createProxySlots, type Slot } from './proxy-slots.js';
 import { withoutActiveChecks } from './shared-health.js';
 import { createRequestLogger } from './request-log.js';
 import type { CliSettings } from './settings.js';
@@ -53,6 +53,11 @@ function listen(server: http.Server, address: ListenAddress): Promise<ListenAddr
   });
 }
 
+const SLOT = Symbol('switchyard.slot');
+
+/** A response with the proxy slot serving it. */
+type TrackedResponse = ServerResponse & { [SLOT]?: Slot };
+
 /** Options of {@link startServer}. */
 export interface ServerOptions {
   /** The cluster worker's id, named on its text log lines. */
@@ -81,17 +86,24 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
   const inFlight = new Set<ServerResponse>();
   let draining = false;
 
-  const server = http.createServer((req, res) => {
+  // One listener function for every response (no closure per request): the response carries
+  // its proxy slot.
+  function onClose(this: TrackedResponse): void {
+    inFlight.delete(this);
+    slots.leave(this[SLOT] as Slot);
+    // The response is done, so its keep-alive connection is idle: end it rather than wait
+    // for keepAliveTimeout, or shutdown would linger on idle clients.
+    if (draining) server.closeIdleConnections();
+  }
+
+  const server = http.createServer((req, res: TrackedResponse) => {
     logRequest?.(req, res);
+    const slot = slots.enter();
+    res[SLOT] = slot;
     inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      // The response is done, so its keep-alive connection is idle: end it rather than wait
-      // for keepAliveTimeout, or shutdown would linger on idle clients.
-      if (draining) server.closeIdleConnections();
-    });
+    res.on('close', onClose);
     if (draining) res.shouldKeepAlive = false;
-    slots.request(req, res);
+    slot.mw(req, res);
   });
   server.on('upgrade', (req, socket, head) => slots.upgrade(req, socket, head));
 
