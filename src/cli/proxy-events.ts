@@ -4,10 +4,27 @@
  * so one subscription serves every proxy the process builds (a reload makes a second one).
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { AttemptEndMessage, AttemptStartMessage, HealthChangeMessage } from '../types.js';
+import type { AttemptEndMessage, AttemptStartMessage, HealthChangeMessage, ProxyMiddleware, ProxyTarget } from '../types.js';
 import { escapeField, escapeTail } from './log-format.js';
 import type { Log } from './log.js';
 import { causeOf, traces } from './request-log.js';
+
+/**
+ * Targets of proxies being replaced or closed. Closing a proxy releases its health marks,
+ * which would read as `health … up` lines (and, in a cluster primary, as a verdict) about
+ * targets nobody routes to any more: their events are ignored.
+ */
+const retired = new WeakSet<ProxyTarget>();
+
+/** Ignores health events of `mw`'s targets from now on (call before closing or replacing it). */
+export function retireTargets(mw: ProxyMiddleware): void {
+  for (const target of mw.balancer.targets) retired.add(target);
+}
+
+/** Whether `target` belongs to a proxy that was replaced or closed. */
+export function isRetired(target: ProxyTarget): boolean {
+  return retired.has(target);
+}
 
 /** Options of {@link subscribeProxyEvents}. */
 export interface ProxyEventOptions {
@@ -63,7 +80,7 @@ export function subscribeProxyEvents(log: Log, opts: ProxyEventOptions): () => v
 
   const onHealthChange = (message: unknown): void => {
     const m = message as HealthChangeMessage;
-    if (opts.passiveOnly === true && m.source !== 'passive') return;
+    if (retired.has(m.target) || (opts.passiveOnly === true && m.source !== 'passive')) return;
     const write = m.healthy ? log.info : log.error;
     if (json) write('health', { ...worker, upstream: m.target.name, healthy: m.healthy, source: m.source });
     else write(`${new Date().toISOString()} ${prefix}health ${escapeField(m.target.name)} ${m.healthy ? 'up' : 'down'} (${m.source})`);

@@ -9,6 +9,7 @@ import { CliError } from './cli-error.js';
 import { createProxy } from './create-proxy.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
+import { retireTargets } from './proxy-events.js';
 import { createProxySlots, type Slot } from './proxy-slots.js';
 import { withoutActiveChecks } from './shared-health.js';
 import { createRequestLogger } from './request-log.js';
@@ -117,6 +118,7 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
 
   // Upgraded (WebSocket) sockets are no longer the HTTP server's to close: mw.close() ends them.
   const cutOff = async (): Promise<void> => {
+    retireTargets(slots.current());
     server.closeAllConnections();
     await slots.closeAll();
   };
@@ -136,6 +138,7 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
     clearTimeout(timer);
     if (!drained) await cutOff();
     await closed;
+    retireTargets(slots.current());
     await slots.closeAll();
     return drained;
   };
@@ -145,6 +148,7 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
     middleware: slots.current,
     reload(next) {
       const mw = build(next);
+      retireTargets(slots.current());
       slots.swap(mw, next.proxyConfig.ws === true);
       logRequest = requestLogger(next);
       return mw;

@@ -9,9 +9,10 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { DEFAULTS } from '../config/defaults.js';
-import type { ProxyConfig, ProxyMiddleware } from '../types.js';
+import type { HealthChangeMessage, ProxyConfig, ProxyMiddleware } from '../types.js';
 import { followRemoteHealth, type RemoteHealth } from '../health/remote-health.js';
 import { createProxy } from './create-proxy.js';
+import { isRetired, retireTargets } from './proxy-events.js';
 import type { CliSettings } from './settings.js';
 
 const TYPE = 'switchyard:health';
@@ -52,8 +53,12 @@ export function startSharedHealth(settings: CliSettings, broadcast: (message: He
   let checker = build(settings);
   const message = (): HealthMessage => ({ type: TYPE, down: (checker?.stats() ?? []).filter((t) => !t.healthy).map((t) => t.name) });
   const send = (): void => broadcast(message());
-  // Only the checker's targets change health in the primary (it serves no traffic).
-  diagnosticsChannel.subscribe('switchyard:health:change', send);
+  // Only checkers' targets change health in the primary (it serves no traffic); a replaced
+  // checker releasing its marks as it closes is no verdict.
+  const onChange = (m: unknown): void => {
+    if (!isRetired((m as HealthChangeMessage).target)) send();
+  };
+  diagnosticsChannel.subscribe('switchyard:health:change', onChange);
   const every = (s: CliSettings): NodeJS.Timeout => setInterval(send, s.proxyConfig.healthCheck?.interval ?? DEFAULTS.healthCheck.interval).unref();
   let timer = every(settings);
   return {
@@ -62,13 +67,17 @@ export function startSharedHealth(settings: CliSettings, broadcast: (message: He
       const fresh = build(next);
       const old = checker;
       checker = fresh;
-      void old?.close();
+      if (old !== undefined) {
+        retireTargets(old);
+        void old.close();
+      }
       clearInterval(timer);
       timer = every(next);
     },
     async close() {
       clearInterval(timer);
-      diagnosticsChannel.unsubscribe('switchyard:health:change', send);
+      diagnosticsChannel.unsubscribe('switchyard:health:change', onChange);
+      if (checker !== undefined) retireTargets(checker);
       await checker?.close();
     },
   };

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
+import { deadTargetUrl } from '../helpers/dead-target.js';
 import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
 import { get, getJson } from './http-get.js';
 import { startCli, type CliProcess } from './spawn-cli.js';
@@ -127,5 +128,23 @@ describe('SIGHUP', () => {
     expect(reloaded.map((l) => l.slice(0, 2)).sort()).toEqual(['w1', 'w2']);
     // Fresh connections reach both workers; all of them now proxy to b.
     for (let i = 0; i < 6; i++) expect((await getJson<EchoResponse>(`${proc.url}/w`)).json.name).toBe('b');
+  });
+
+  it('the replaced proxy closing is not logged as its targets coming back up', async () => {
+    const dead = await deadTargetUrl();
+    const a = await startUpstream({ name: 'a' });
+    upstreams.push(a);
+    const body = { listen: '127.0.0.1:0', targets: [dead, a.url], healthCheck: { path: '/health', interval: 600000 } };
+    await config('health.json', body);
+    const proc = await cli(['-c', 'health.json']);
+    const down = new RegExp(`health ${new URL(dead).host.replace(/\./g, '\\.')} down \\(active\\)$`);
+    await proc.waitForErrCount(down, 1);
+    proc.child.kill('SIGHUP');
+    // The new proxy checks afresh and finds the dead target down again.
+    await proc.waitForErrCount(down, 2);
+    await proc.waitFor(/SIGHUP: reloaded/);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect(proc.lines().filter((l) => / health .* up /.test(l))).toEqual([]);
   });
 });
