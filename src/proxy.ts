@@ -8,7 +8,7 @@ import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
 import { createPools } from './transport/pools.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyConfig, ProxyMiddleware } from './types.js';
-import { createUpgradeHandler, refuseUpgrade } from './websocket/handle-upgrade.js';
+import { createUpgradeHandler, createUpgradeRefuser } from './websocket/handle-upgrade.js';
 import { createSocketRegistry } from './websocket/socket-registry.js';
 
 /**
@@ -32,7 +32,7 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const handle = createRequestHandler(deps, state);
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
-  const upgrade = tunnels === undefined ? refuseUpgrade : createUpgradeHandler(deps, tunnels, state);
+  const upgrade = tunnels === undefined ? createUpgradeRefuser(handle) : createUpgradeHandler(deps, tunnels, state, handle);
   const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
   let closed: Promise<void> | undefined;
 

@@ -6,8 +6,8 @@
  *
  * There is no `res` and no `next` for an upgrade: errors get the built-in answer (the user's
  * `errorHandler` is not called), a skipped upgrade gets 404, a throwing user function 500.
- * `req.url` is used as the server received it: Node does not route upgrades, so no mount path
- * was stripped (docs/websockets.md shows how to mount the handler under a prefix).
+ * Node does not route upgrades, so the mount path is found and stripped here (upgrade-routing.ts),
+ * and an upgrade outside the mount is left to the server's other `upgrade` listeners.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -25,6 +25,7 @@ import { routeRequest, SKIP, type RouteResult } from '../routing/route-request.j
 import { answerStatus, socketResponse, switchingProtocolsHead } from './socket-response.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { runUpgradeAttempts, type UpgradeAnswer } from './upgrade-attempt.js';
+import { markUpgradeListener, routeUpgrade } from './upgrade-routing.js';
 
 /** `mw.upgrade`. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -141,10 +142,10 @@ async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex
  * extensions) pass through untouched, so subprotocols and extensions are negotiated between
  * the client and the upstream; the proxy only relays bytes.
  */
-export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState): UpgradeHandler {
+export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState, mw: unknown): UpgradeHandler {
   const deps: UpgradeDeps = { d, registry, state };
-  return function upgrade(req, socket, head) {
-    socket.on('error', ignoreError);
+  const upgrade: UpgradeHandler = markUpgradeListener((req, socket, head) => {
+    if (!takeUpgrade(req, socket, mw, upgrade)) return;
     if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
     if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
     let routed: RouteResult | Promise<RouteResult>;
@@ -160,7 +161,31 @@ export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, stat
       return;
     }
     upgradeRouted(deps, req, socket, head, routed);
-  };
+  });
+  return upgrade;
+}
+
+/**
+ * Whether this middleware takes the upgrade (see upgrade-routing.ts). When it does, `req.url`
+ * loses the mount path as Express strips it for HTTP, and `req.originalUrl` keeps the full one
+ * (so a refused upgrade's redirect is rewritten under the mount, as for HTTP).
+ */
+function takeUpgrade(req: IncomingMessage, socket: Duplex, mw: unknown, self: UpgradeHandler): boolean {
+  const where = routeUpgrade(req, mw, self);
+  if (!where.take) {
+    if (where.answer404) {
+      socket.on('error', ignoreError);
+      answerStatus(req, socket, 404);
+    }
+    return false;
+  }
+  socket.on('error', ignoreError);
+  if (where.url !== req.url) {
+    const r = req as IncomingMessage & { originalUrl?: string };
+    r.originalUrl ??= req.url;
+    req.url = where.url;
+  }
+  return true;
 }
 
 /** The upgrade once routed (skip answered): 404 when skipped, the error answer, or the attempts. */
@@ -184,8 +209,10 @@ function announceUpgrade(p: ProxiedRequest, socket: Duplex): void {
   });
 }
 
-/** `mw.upgrade` when `ws` is off: 501, then the socket is closed. */
-export function refuseUpgrade(req: IncomingMessage, socket: Duplex): void {
-  socket.on('error', ignoreError);
-  answerStatus(req, socket, 501);
+/** `mw.upgrade` when `ws` is off: 501, then the socket is closed (upgrades outside the mount are left alone). */
+export function createUpgradeRefuser(mw: unknown): UpgradeHandler {
+  const refuse: UpgradeHandler = markUpgradeListener((req, socket) => {
+    if (takeUpgrade(req, socket, mw, refuse)) answerStatus(req, socket, 501);
+  });
+  return refuse;
 }
