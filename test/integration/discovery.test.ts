@@ -260,7 +260,9 @@ describe('discover: with targets, health checks and close()', () => {
 
   it('active health checks cover added targets and stop for removed ones', async () => {
     const healthy = track(await startUpstream({ name: 'healthy' }));
-    const sick = track(await startUpstream((req, res) => res.writeHead(req.url === '/health' ? 503 : 200).end()));
+    const sick = track(await startUpstream((req, res) => {
+      res.writeHead(req.url === '/health' ? 503 : 200).end();
+    }));
     const dns = await dnsServer();
     srvTable(dns, [srv(healthy, 'healthy.api.test'), srv(sick, 'sick.api.test')]);
     const mw = proxyFor({ discover: discoverFrom(dns), healthCheck: { path: '/health', interval: 20 } });
