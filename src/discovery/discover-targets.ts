@@ -79,12 +79,12 @@ export function startDiscovery(balancer: Balancer, s: DiscoverSettings): Discove
       if (closed) return;
       // An empty answer is kept out like an error: DNS alone never takes every target away.
       if (found.length === 0) {
-        if (debug.enabled) debug('discover %s: no address in the answer, keeping %d targets', s.dns, owned.size);
+        if (debug.enabled) debug('discover %s: no address in the answer, keeping the %d discovered', s.dns, owned.size);
         return;
       }
       apply(found);
     } catch (err) {
-      if (!closed && debug.enabled) debug('discover %s: lookup failed (%s), keeping %d targets', s.dns, describeError(err), owned.size);
+      if (!closed && debug.enabled) debug('discover %s: lookup failed (%s), keeping the %d discovered', s.dns, describeError(err), owned.size);
     }
   }
 

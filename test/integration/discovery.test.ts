@@ -4,7 +4,10 @@
  * with records changed between refreshes and real HTTP through the proxy to upstreams on
  * 127.0.0.1 whose ports come from SRV records.
  */
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { proxy, type DiscoverOptions, type ProxyMiddleware, type ProxyTarget } from '../../src/index.js';
@@ -309,5 +312,17 @@ describe('discover: with targets, health checks and close()', () => {
     expect((await reply).status).toBe(503);
     await closing;
     expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe('discover: NODE_DEBUG=switchyard', () => {
+  it('prints each change of the set and each failed lookup to stderr', async () => {
+    const script = fileURLToPath(new URL('./fixtures/discover-debug-run.mjs', import.meta.url));
+    const { stderr } = await promisify(execFile)(process.execPath, [script], {
+      env: { ...process.env, NODE_DEBUG: 'switchyard' },
+      timeout: 20_000,
+    });
+    expect(stderr).toMatch(/^SWITCHYARD \d+: discover api\.test: \+127\.0\.0\.1:3001 \(1 discovered\)$/m);
+    expect(stderr).toMatch(/^SWITCHYARD \d+: discover api\.test: lookup failed \(ESERVFAIL\), keeping the 1 discovered$/m);
   });
 });
