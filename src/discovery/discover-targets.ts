@@ -43,7 +43,6 @@ export function startDiscovery(balancer: Balancer, s: DiscoverSettings): Discove
   const owned = new Map<string, ProxyTarget>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  let settled = false;
 
   function apply(found: readonly FoundTarget[]): void {
     const wanted = new Map(found.map((f) => [f.href, f]));
@@ -89,18 +88,16 @@ export function startDiscovery(balancer: Balancer, s: DiscoverSettings): Discove
   }
 
   function schedule(): void {
-    settled = true;
+    discovery.settled = true;
     if (closed) return;
     timer = setTimeout(() => void refresh().then(schedule), s.interval);
     timer.unref();
   }
 
-  const firstLookup = refresh().then(schedule);
-  return {
-    get settled() {
-      return settled;
-    },
-    firstLookup,
+  // A plain field, not a getter: every request reads it.
+  const discovery: { settled: boolean; firstLookup: Promise<void>; close(): void } = {
+    settled: false,
+    firstLookup: refresh().then(schedule),
     close() {
       if (closed) return;
       closed = true;
@@ -108,6 +105,7 @@ export function startDiscovery(balancer: Balancer, s: DiscoverSettings): Discove
       resolver.cancel();
     },
   };
+  return discovery;
 }
 
 /**

@@ -139,6 +139,23 @@ describe('discover: SRV records', () => {
   });
 });
 
+describe('discover: SRV edge cases', () => {
+  it("gives weight-0 records RFC 2782's small chance (0.01) and skips a target of '.'", async () => {
+    const a = track(await startUpstream({ name: 'a' }));
+    const b = track(await startUpstream({ name: 'b' }));
+    const dns = await dnsServer();
+    srvTable(dns, [srv(a, 'a.api.test', 0), srv(b, 'b.api.test', 0)]);
+    dns.records.set(SRV_NAME, { SRV: [srv(a, 'a.api.test', 0), srv(b, 'b.api.test', 0), { priority: 10, weight: 5, port: 1, target: '.' }] });
+    const mw = proxyFor({ discover: discoverFrom(dns) });
+    const proxySide = await front(mw);
+    await until(() => mw.stats().length === 2, 'both targets');
+    expect(mw.balancer.targets.map((t) => t.weight)).toEqual([0.01, 0.01]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 2; i++) seen.add((await echo(`${proxySide.url}/api/`)).name);
+    expect([...seen].sort()).toEqual(['a', 'b']);
+  });
+});
+
 describe('discover: A and AAAA records', () => {
   it('asks for both A and AAAA by default: each address is a target on the given port, IPv6 bracketed', async () => {
     const dns = await dnsServer({ 'api.test': { A: ['127.0.0.1'], AAAA: ['::1'] } });
