@@ -6,9 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { once } from 'node:events';
 import express from 'express';
+import WebSocket, { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { proxy, type DiscoverOptions, type ProxyMiddleware, type ProxyTarget } from '../../src/index.js';
 import { sendText } from '../helpers/client.js';
@@ -240,6 +243,33 @@ describe('discover: failed lookups keep the last good set', () => {
     dns.release();
     expect((await reply).status).toBe(200);
     expect(up.requests.map((r) => r.url)).toEqual(['/early']);
+  });
+
+  it('a WebSocket upgrade that arrives before the first lookup finished waits for it too', async () => {
+    const up = track(await startUpstream());
+    const wss = new WebSocketServer({ noServer: true });
+    defer(() => new Promise((resolve) => wss.close(resolve)));
+    up.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m: Buffer) => ws.send(`echo ${m.toString()}`))),
+    );
+    const dns = await dnsServer();
+    srvTable(dns, [srv(up, 'a.api.test')]);
+    dns.mode = 'hold';
+    const mw = proxyFor({ discover: discoverFrom(dns), ws: true });
+    const proxySide = track(await listen(mw));
+    let upgrades = 0;
+    proxySide.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgrades += 1;
+      mw.upgrade(req, socket, head);
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${proxySide.port}/chat`);
+    defer(() => client.terminate());
+    await until(() => upgrades === 1 && dns.questions.length > 0, 'the upgrade at the proxy, the lookup held');
+    dns.release();
+    await once(client, 'open');
+    client.send('hi');
+    const [message] = (await once(client, 'message')) as [Buffer];
+    expect(message.toString()).toBe('echo hi');
   });
 
   it('when the first lookup fails, requests get NO_UPSTREAM (503) until a lookup succeeds', async () => {
