@@ -11,7 +11,7 @@ import { isLiveTarget } from '../balancer/target.js';
 import type { DiscoverSettings } from '../config/discover-option.js';
 import { debug } from '../observability/channels.js';
 import type { Balancer, ProxyTarget } from '../types.js';
-import { lookupTargets, type FoundTarget } from './dns-lookup.js';
+import { errorCode, lookupTargets, type FoundTarget } from './dns-lookup.js';
 
 /**
  * Per-try timeout of one query, and tries per server. c-ares' defaults (5 s, 4 tries, with
@@ -28,11 +28,6 @@ export interface Discovery {
   readonly firstLookup: Promise<void>;
   /** Stops the timer and cancels a lookup in flight; the targets stay as they are. Idempotent. */
   close(): void;
-}
-
-function describeError(err: unknown): string {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : String(err);
 }
 
 /** Starts discovering targets for `balancer`; the first lookup is sent before this returns. */
@@ -83,7 +78,7 @@ export function startDiscovery(balancer: Balancer, s: DiscoverSettings): Discove
       }
       apply(found);
     } catch (err) {
-      if (!closed && debug.enabled) debug('discover %s: lookup failed (%s), keeping the %d discovered', s.dns, describeError(err), owned.size);
+      if (!closed && debug.enabled) debug('discover %s: lookup failed (%s), keeping the %d discovered', s.dns, errorCode(err) ?? String(err), owned.size);
     }
   }
 

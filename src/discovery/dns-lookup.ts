@@ -22,8 +22,10 @@ export interface FoundTarget {
  */
 const ZERO_WEIGHT = 0.01;
 
-function code(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+/** A resolver error's code (`ESERVFAIL`, `ENOTFOUND`, …), or `undefined`. */
+export function errorCode(err: unknown): string | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /**
@@ -34,7 +36,7 @@ async function addressesOf(resolver: Resolver, host: string, types: readonly ('A
   const lists = await Promise.all(
     types.map((type) =>
       (type === 'A' ? resolver.resolve4(host) : resolver.resolve6(host)).catch((err: unknown) => {
-        if (code(err) === 'ENODATA' || (missingOk && code(err) === 'ENOTFOUND')) return [];
+        if (errorCode(err) === 'ENODATA' || (missingOk && errorCode(err) === 'ENOTFOUND')) return [];
         throw err;
       }),
     ),
@@ -49,7 +51,7 @@ function hrefOf(scheme: string, address: string, port: number): string {
 /** SRV: the lowest-priority group that has at least one address (RFC 2782 tries groups in that order). */
 async function lookupSrv(resolver: Resolver, s: DiscoverSettings): Promise<FoundTarget[]> {
   const records = await resolver.resolveSrv(s.dns).catch((err: unknown) => {
-    if (code(err) === 'ENODATA') return [];
+    if (errorCode(err) === 'ENODATA') return [];
     throw err;
   });
   // A target of "." says the service is decidedly not available at this name (RFC 2782).
@@ -57,12 +59,12 @@ async function lookupSrv(resolver: Resolver, s: DiscoverSettings): Promise<Found
   const priorities = [...new Set(usable.map((r) => r.priority))].sort((a, b) => a - b);
   for (const priority of priorities) {
     const group = usable.filter((r) => r.priority === priority);
-    const found: FoundTarget[] = [];
-    for (const r of group) {
-      const addresses = isIP(r.name) !== 0 ? [r.name] : await addressesOf(resolver, r.name, ['A', 'AAAA'], true);
+    // The hosts of a group are asked for at once: a service with 50 instances is 100 questions.
+    const addresses = await Promise.all(group.map((r) => (isIP(r.name) !== 0 ? [r.name] : addressesOf(resolver, r.name, ['A', 'AAAA'], true))));
+    const found = group.flatMap((r, i) => {
       const weight = r.weight === 0 ? ZERO_WEIGHT : r.weight;
-      for (const address of addresses) found.push({ href: hrefOf(s.scheme, address, r.port), weight, host: r.name });
-    }
+      return (addresses[i] as string[]).map((address) => ({ href: hrefOf(s.scheme, address, r.port), weight, host: r.name }));
+    });
     if (found.length > 0) return found;
   }
   return [];

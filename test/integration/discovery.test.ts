@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import express from 'express';
 import WebSocket, { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { proxy, type DiscoverOptions, type ProxyMiddleware, type ProxyTarget } from '../../src/index.js';
+import { leastConn, proxy, type DiscoverOptions, type ProxyMiddleware, type ProxyTarget } from '../../src/index.js';
 import { sendText } from '../helpers/client.js';
 import { startDnsServer, type DnsServer, type SrvRecord } from '../helpers/dns-server.js';
 import { useCleanup } from '../helpers/lifecycle.js';
@@ -306,6 +306,20 @@ describe('discover: with targets, health checks and close()', () => {
     srvTable(dns, [srv(found, 'found.api.test')]);
     await until(() => mw.stats().length === 2, 'the discovered target back');
     expect(names(mw)).toEqual([`127.0.0.1:${fixed.port}`, `127.0.0.1:${found.port}`].sort());
+  });
+
+  it('adds to and removes from a balancer instance given as `balancer`', async () => {
+    const a = track(await startUpstream({ name: 'a' }));
+    const b = track(await startUpstream({ name: 'b' }));
+    const dns = await dnsServer();
+    srvTable(dns, [srv(a, 'a.api.test')]);
+    const balancer = leastConn([]);
+    const mw = proxyFor({ balancer, discover: discoverFrom(dns) });
+    const proxySide = await front(mw);
+    expect((await echo(`${proxySide.url}/api/`)).name).toBe('a');
+    expect(balancer.targets.map((t) => t.name)).toEqual([`127.0.0.1:${a.port}`]);
+    srvTable(dns, [srv(b, 'b.api.test')]);
+    await until(() => balancer.targets.length === 1 && balancer.targets[0]?.name === `127.0.0.1:${b.port}`, 'b in the instance');
   });
 
   it('active health checks cover added targets and stop for removed ones', async () => {
