@@ -2,6 +2,7 @@
 import { targetStats } from './balancer/target.js';
 import { normalizeConfig } from './config/normalize-config.js';
 import { createRequestHandler } from './handle-request.js';
+import { afterFirstLookup, startDiscovery } from './discovery/discover-targets.js';
 import { startActiveHealth } from './health/active.js';
 import type { HttpDeps } from './http-attempt.js';
 import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
@@ -34,14 +35,16 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
   const upgrade = tunnels === undefined ? createUpgradeRefuser(handle) : createUpgradeHandler(deps, tunnels, state, handle);
   const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
+  const discovery = cfg.discover === undefined ? undefined : startDiscovery(cfg.balancer, cfg.discover);
   let closed: Promise<void> | undefined;
 
   const extras = {
     balancer: cfg.balancer,
     stats: () => cfg.balancer.targets.map(targetStats),
-    upgrade,
+    upgrade: discovery === undefined || upgrade === refuseUpgrade ? upgrade : afterFirstLookup(discovery, upgrade),
     close(): Promise<void> {
       state.closed = true;
+      discovery?.close();
       closed ??= Promise.resolve().then(async () => {
         tunnels?.closeAll();
         cfg.passive?.close();
@@ -50,5 +53,6 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
       return closed;
     },
   };
-  return Object.assign(handle, extras) as unknown as ProxyMiddleware<Req, Res>;
+  const entry = discovery === undefined ? handle : afterFirstLookup(discovery, handle);
+  return Object.assign(entry, extras) as unknown as ProxyMiddleware<Req, Res>;
 }
