@@ -2,7 +2,7 @@
 import { targetStats } from './balancer/target.js';
 import { normalizeConfig } from './config/normalize-config.js';
 import { createRequestHandler } from './handle-request.js';
-import { afterFirstLookup, startDiscovery } from './discovery/discover-targets.js';
+import { afterFirstLookup, startDiscovery, whenSettled } from './discovery/discover-targets.js';
 import { startActiveHealth } from './health/active.js';
 import type { HttpDeps } from './http-attempt.js';
 import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
@@ -33,15 +33,18 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const handle = createRequestHandler(deps, state);
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
-  const upgrade = tunnels === undefined ? createUpgradeRefuser(handle) : createUpgradeHandler(deps, tunnels, state, handle);
   const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
   const discovery = cfg.discover === undefined ? undefined : startDiscovery(cfg.balancer, cfg.discover);
+  // What the host mounts; `mw.upgrade` looks for this function in the app to find its mount path.
+  const entry = discovery === undefined ? handle : afterFirstLookup(discovery, handle);
+  const gate = discovery === undefined ? undefined : (go: () => void) => whenSettled(discovery, go);
+  const upgrade = tunnels === undefined ? createUpgradeRefuser(entry) : createUpgradeHandler(deps, tunnels, state, entry, gate);
   let closed: Promise<void> | undefined;
 
   const extras = {
     balancer: cfg.balancer,
     stats: () => cfg.balancer.targets.map(targetStats),
-    upgrade: discovery === undefined || upgrade === refuseUpgrade ? upgrade : afterFirstLookup(discovery, upgrade),
+    upgrade,
     close(): Promise<void> {
       state.closed = true;
       discovery?.close();
@@ -53,6 +56,5 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
       return closed;
     },
   };
-  const entry = discovery === undefined ? handle : afterFirstLookup(discovery, handle);
   return Object.assign(entry, extras) as unknown as ProxyMiddleware<Req, Res>;
 }

@@ -115,3 +115,9 @@ export function afterFirstLookup<A, B, C>(discovery: Discovery, fn: (a: A, b: B,
     void discovery.firstLookup.then(() => fn(a, b, c));
   };
 }
+
+/** Runs `go` now, or once the first lookup has finished (see {@link afterFirstLookup}). */
+export function whenSettled(discovery: Discovery, go: () => void): void {
+  if (discovery.settled) go();
+  else void discovery.firstLookup.then(go);
+}

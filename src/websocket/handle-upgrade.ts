@@ -30,6 +30,9 @@ import { markUpgradeListener, routeUpgrade } from './upgrade-routing.js';
 /** `mw.upgrade`. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+/** Runs `go` now or once the proxy can route (DNS discovery's first lookup). */
+export type UpgradeGate = (go: () => void) => void;
+
 /** Whether `close()` was called. */
 export interface UpgradeState {
   readonly closed: boolean;
@@ -142,27 +145,34 @@ async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex
  * extensions) pass through untouched, so subprotocols and extensions are negotiated between
  * the client and the upstream; the proxy only relays bytes.
  */
-export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState, mw: unknown): UpgradeHandler {
+export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState, mw: unknown, gate?: UpgradeGate): UpgradeHandler {
   const deps: UpgradeDeps = { d, registry, state };
   const upgrade: UpgradeHandler = markUpgradeListener((req, socket, head) => {
     if (!takeUpgrade(req, socket, mw, upgrade)) return;
-    if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
-    if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
-    let routed: RouteResult | Promise<RouteResult>;
-    try {
-      routed = routeRequest(d.cfg, req);
-    } catch {
-      // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
-      return answerStatus(req, socket, 500);
-    }
-    // An async skip: wait for it; a rejection answers 500 as a throw does.
-    if (routed instanceof Promise) {
-      routed.then((r) => upgradeRouted(deps, req, socket, head, r)).catch(() => answerStatus(req, socket, 500));
-      return;
-    }
-    upgradeRouted(deps, req, socket, head, routed);
+    if (gate === undefined) proxyTakenUpgrade(deps, req, socket, head);
+    else gate(() => proxyTakenUpgrade(deps, req, socket, head));
   });
   return upgrade;
+}
+
+/** An upgrade this middleware took: checked, routed, then the attempts. */
+function proxyTakenUpgrade(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const { d, state } = deps;
+  if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
+  if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
+  let routed: RouteResult | Promise<RouteResult>;
+  try {
+    routed = routeRequest(d.cfg, req);
+  } catch {
+    // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
+    return answerStatus(req, socket, 500);
+  }
+  // An async skip: wait for it; a rejection answers 500 as a throw does.
+  if (routed instanceof Promise) {
+    routed.then((r) => upgradeRouted(deps, req, socket, head, r)).catch(() => answerStatus(req, socket, 500));
+    return;
+  }
+  upgradeRouted(deps, req, socket, head, routed);
 }
 
 /**

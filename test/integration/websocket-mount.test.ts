@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ProxyMiddleware } from '../../src/index.js';
 import { generateCerts } from '../helpers/certs.js';
+import { startDnsServer } from '../helpers/dns-server.js';
 import { useCleanup } from '../helpers/lifecycle.js';
 import { rawRequest, serveOnLoopback } from '../helpers/listen.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -178,6 +179,18 @@ describe('other hosts', () => {
     });
     const front = track(await serveOnLoopback(server));
     expect(await open(`ws://127.0.0.1:${front.port}/api/room`)).toEqual({ kind: 'open', name: 'up', url: '/room' });
+  });
+
+  it('with DNS discovery (the middleware waits for the first lookup) the mount is found too', async () => {
+    const upUrl = new URL(await wsUpstream('discovered'));
+    const dns = await startDnsServer({ 'chat.test': { A: ['127.0.0.1'] } });
+    defer(() => dns.close());
+    const mw = proxyFor({ discover: { dns: 'chat.test', type: 'A', port: Number(upUrl.port), servers: [dns.address] }, ws: true });
+    const app = express();
+    app.use('/chat', mw);
+    const front = await serve(app, mw);
+    expect(await open(`${front.ws}/chat/room`)).toEqual({ kind: 'open', name: 'discovered', url: '/room' });
+    expect(await open(`${front.ws}/elsewhere`)).toEqual({ kind: 'status', status: 404 });
   });
 
   it('ws: false answers 501 under the mount and leaves other paths to other listeners', async () => {
