@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { Lease } from './balancer/lease.js';
 import type { ResolvedConfig } from './config/normalize-config.js';
 import { classifyFailure, type FailureKind } from './errors/classify-error.js';
+import type { MiddlewareMetrics } from './observability/target-metrics.js';
 import { ProxyError } from './errors/proxy-error.js';
 import { filterResponseHeaders } from './headers/upstream-headers.js';
 import { HOST_SLOT, toHeaderList } from './headers/header-list.js';
@@ -31,6 +32,8 @@ export interface HttpDeps {
   readonly pools: Pools;
   readonly clock: DeadlineClock;
   readonly timeouts: AttemptTimeouts;
+  /** This middleware's own metric counters (the per-target ones live on the targets). */
+  readonly metrics: MiddlewareMetrics;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { ProxyError } from '../errors/proxy-error.js';
 import type { PassiveHealth } from '../health/passive.js';
 import type { ProxyTarget } from '../types.js';
 import { attemptEnd, debug } from '../observability/channels.js';
+import { recordAttemptEnd } from '../observability/target-metrics.js';
 import { countersOf, recordStatus, type TargetCounters } from './target.js';
 
 /**
@@ -30,6 +31,8 @@ interface LeaseState extends Lease {
   readonly passive: PassiveHealth | undefined;
   readonly req: IncomingMessage;
   readonly attempt: number;
+  /** `performance.now()` when the attempt started, for the duration histogram. */
+  readonly started: number;
   open: boolean;
 }
 
@@ -44,6 +47,7 @@ function endLease(this: LeaseState, how: LeaseEnd, status = 0, error?: ProxyErro
     this.passive.recordFailure(this.target);
   }
   if (status !== 0) recordStatus(this.target, status);
+  recordAttemptEnd(c.metrics, how, status, error, this.started);
   if (attemptEnd.hasSubscribers) {
     attemptEnd.publish({ req: this.req, target: this.target, attempt: this.attempt, outcome: how, status, error });
   }
@@ -55,6 +59,7 @@ export function beginLease(target: ProxyTarget, passive: PassiveHealth | undefin
   const counters = countersOf(target);
   counters.active++;
   counters.requests++;
-  const lease: LeaseState = { target, counters, passive, req, attempt, open: true, end: endLease };
+  if (attempt > 1) counters.metrics.retries++;
+  const lease: LeaseState = { target, counters, passive, req, attempt, started: performance.now(), open: true, end: endLease };
   return lease;
 }

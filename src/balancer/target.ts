@@ -6,6 +6,7 @@ import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
+import { createTargetMetrics, type TargetMetrics } from '../observability/target-metrics.js';
 
 /** Counters switchyard keeps for every target it sends to, ours or a custom balancer's. */
 export interface TargetCounters {
@@ -21,6 +22,8 @@ export interface TargetCounters {
   statuses: Record<number, number>;
   /** In-flight requests allowed; `Infinity` means unlimited (`config.maxConns`). */
   maxConns: number;
+  /** What `mw.metrics()` reports beyond these counters (failures by code, retries, durations). */
+  readonly metrics: TargetMetrics;
 }
 
 /** A target created by switchyard: the public view plus writable counters and policy state. */
@@ -135,6 +138,7 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     statuses: {},
     maxConns: DEFAULTS.maxConns,
     currentWeight: 0,
+    metrics: createTargetMetrics(),
   };
   Object.defineProperty(target, LIVE, { value: true });
   return target;
@@ -162,7 +166,7 @@ export function countersOf(t: ProxyTarget): TargetCounters {
   if (isLiveTarget(t)) return t;
   let counters = foreignCounters.get(t);
   if (counters === undefined) {
-    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: DEFAULTS.maxConns };
+    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: DEFAULTS.maxConns, metrics: createTargetMetrics() };
     foreignCounters.set(t, counters);
   }
   return counters;
