@@ -96,7 +96,11 @@ export function recordAttemptEnd(
   if (how === 'failed') (m.failures[error === undefined ? OTHER : (FAILURE_SLOT[error.code] ?? OTHER)] as number)++;
   else if (how === 'broken') (m.failures[BROKEN] as number)++;
   else if (how === 'answered' && status === 0) return;
-  const seconds = (performance.now() - started) / 1000;
+  observeDuration(m, (performance.now() - started) / 1000);
+}
+
+/** Counts one attempt duration: in the first bucket whose bound is >= `seconds` (Prometheus `le`). */
+export function observeDuration(m: TargetMetrics, seconds: number): void {
   let i = 0;
   while (i < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[i] as number)) i++;
   (m.durations[i] as number)++;
