@@ -6,6 +6,7 @@ import http from 'node:http';
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { ProxyMiddleware } from '../../src/index.js';
 import { sendRequest } from '../helpers/client.js';
 import { deadTargetUrl } from '../helpers/dead-target.js';
@@ -187,6 +188,26 @@ describe('mw.metrics()', () => {
       expect(h.count).toBe(3);
       expect(h.sum).toBeGreaterThan(0);
     }
+  });
+
+  it('counts a WebSocket handshake as 1xx and in flight while the tunnel is open, and keeps the tunnel out of the histogram', async () => {
+    const up = track(await startUpstream());
+    const wss = track(new WebSocketServer({ server: up.server }));
+    wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+    const mw = proxyFor({ targets: { url: up.url, name: 'ws' }, ws: true });
+    const f = await front(mw);
+    f.server.on('upgrade', mw.upgrade);
+    const client = new WebSocket(`${f.url.replace('http', 'ws')}/api/socket`);
+    client.on('error', () => {});
+    await new Promise((resolve) => client.once('open', resolve));
+    const open = scrape(mw);
+    expect(open.value('switchyard_responses_total', { target: 'ws', status_class: '1xx' })).toBe(1);
+    expect(open.value('switchyard_upstream_in_flight', { target: 'ws' })).toBe(1);
+    client.close();
+    await until(() => scrape(mw).value('switchyard_upstream_in_flight', { target: 'ws' }) === 0, 'the tunnel to end');
+    const closed = scrape(mw);
+    expect(closed.histogram('switchyard_upstream_request_duration_seconds', { target: 'ws' }).count).toBe(0);
+    expect(closed.value('switchyard_responses_total', { target: 'ws', status_class: '1xx' })).toBe(1);
   });
 
   it('escapes backslash, double quote and newline in a target name', async () => {
