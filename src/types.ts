@@ -383,7 +383,8 @@ export interface ProxyMiddleware<Req extends IncomingMessage = IncomingMessage, 
    * requests sent, retries, responses by status class, client aborts, failed attempts by
    * code, in-flight attempts, health (1/0) and an attempt duration histogram; per middleware
    * the requests answered with a ProxyError, by code. Counting costs a few numeric writes per
-   * attempt; the text is built only when this is called. Targets added or removed at run time
+   * attempt; the text is built only when this is called, and attempts are timed for the
+   * histogram only from the first call on. Targets added or removed at run time
    * appear or disappear. Per-target series count every middleware sharing the target's
    * balancer, as `stats()` does. Names and meanings: docs/recipes/metrics.md.
    */

@@ -8,7 +8,7 @@ import type { ProxyError } from '../errors/proxy-error.js';
 import type { PassiveHealth } from '../health/passive.js';
 import type { ProxyTarget } from '../types.js';
 import { attemptEnd, debug } from '../observability/channels.js';
-import { recordAttemptEnd } from '../observability/target-metrics.js';
+import { attemptStartTime, recordAttemptEnd } from '../observability/target-metrics.js';
 import { countersOf, recordStatus, type TargetCounters } from './target.js';
 
 /**
@@ -31,7 +31,7 @@ interface LeaseState extends Lease {
   readonly passive: PassiveHealth | undefined;
   readonly req: IncomingMessage;
   readonly attempt: number;
-  /** `performance.now()` when the attempt started, for the duration histogram. */
+  /** `performance.now()` when the attempt started, for the duration histogram; -1 when not timed. */
   readonly started: number;
   open: boolean;
 }
@@ -60,6 +60,6 @@ export function beginLease(target: ProxyTarget, passive: PassiveHealth | undefin
   counters.active++;
   counters.requests++;
   if (attempt > 1) counters.metrics.retries++;
-  const lease: LeaseState = { target, counters, passive, req, attempt, started: performance.now(), open: true, end: endLease };
+  const lease: LeaseState = { target, counters, passive, req, attempt, started: attemptStartTime(counters.metrics), open: true, end: endLease };
   return lease;
 }

@@ -47,6 +47,8 @@ interface TargetSnapshot {
 function snapshot(t: ProxyTarget): TargetSnapshot {
   const stats = targetStats(t);
   const m = countersOf(t).metrics;
+  // Someone is scraping: time this target's attempts from now on.
+  m.timed = true;
   const classes = [0, 0, 0, 0, 0];
   let aborts = 0;
   for (const [code, count] of Object.entries(stats.statuses)) {
@@ -139,7 +141,7 @@ export function renderMetrics(targets: readonly ProxyTarget[], mw: MiddlewareMet
     out,
     duration,
     'histogram',
-    'Time from sending an attempt to a target until it ended (response relayed whole, failed, or client gone), in seconds.',
+    'Time from sending an attempt to a target until it ended (response relayed whole, failed, or client gone), in seconds; attempts started since the first scrape.',
   );
   for (const t of ts) histogram(out, duration, t);
 

@@ -62,6 +62,12 @@ const ERROR_SLOT: Readonly<Record<ProxyErrorCode, number>> = Object.freeze(
 
 /** One target's metric counters (shared by every middleware using the target, as `stats()` is). */
 export interface TargetMetrics {
+  /**
+   * Whether attempts are timed: set when `metrics()` first reports the target. Until a
+   * scraper shows up, no attempt reads the clock (two reads cost more than every counter here
+   * together); the histogram counts the attempts started from then on.
+   */
+  timed: boolean;
   /** Attempts sent to this target that were retries (attempt 2 or later of a request). */
   retries: number;
   /** Failed attempts by {@link FAILURE_CODES} slot. */
@@ -74,6 +80,7 @@ export interface TargetMetrics {
 
 export function createTargetMetrics(): TargetMetrics {
   return {
+    timed: false,
     retries: 0,
     failures: new Float64Array(FAILURE_CODES.length),
     durations: new Float64Array(DURATION_BUCKETS.length + 1),
@@ -81,10 +88,15 @@ export function createTargetMetrics(): TargetMetrics {
   };
 }
 
+/** The start time of an attempt on a target with these metrics: `performance.now()` when timed, else -1. */
+export function attemptStartTime(m: TargetMetrics): number {
+  return m.timed ? performance.now() : -1;
+}
+
 /**
- * Counts how one attempt ended, `started` being its `performance.now()` at the start.
- * A WebSocket tunnel's end (answered without a status: its 101 was counted at the handshake)
- * is not a latency and stays out of the histogram.
+ * Counts how one attempt ended, `started` being {@link attemptStartTime}'s answer (-1: not
+ * timed). A WebSocket tunnel's end (answered without a status: its 101 was counted at the
+ * handshake) is not a latency and stays out of the histogram.
  */
 export function recordAttemptEnd(
   m: TargetMetrics,
@@ -96,6 +108,7 @@ export function recordAttemptEnd(
   if (how === 'failed') (m.failures[error === undefined ? OTHER : (FAILURE_SLOT[error.code] ?? OTHER)] as number)++;
   else if (how === 'broken') (m.failures[BROKEN] as number)++;
   else if (how === 'answered' && status === 0) return;
+  if (started < 0) return;
   observeDuration(m, (performance.now() - started) / 1000);
 }
 

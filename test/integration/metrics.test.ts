@@ -171,11 +171,24 @@ describe('mw.metrics()', () => {
     await until(() => gauge() === 1, 'the gauge to read 1 again');
   });
 
-  it('keeps a cumulative duration histogram whose _count matches the attempts', async () => {
+  it('times attempts only once metrics() has been called: no clock read for a middleware nobody scrapes', async () => {
+    const up = await statusUpstream();
+    const mw = proxyFor({ targets: { url: up.url, name: 'up' } });
+    const app = express().use('/api', mw);
+    await request(app).get('/api/before').expect(200);
+    expect(scrape(mw).histogram('switchyard_upstream_request_duration_seconds', { target: 'up' }).count).toBe(0);
+    await request(app).get('/api/after').expect(200);
+    const m = scrape(mw);
+    expect(m.histogram('switchyard_upstream_request_duration_seconds', { target: 'up' }).count).toBe(1);
+    expect(m.value('switchyard_upstream_requests_total', { target: 'up' })).toBe(2);
+  });
+
+  it('keeps a cumulative duration histogram whose _count matches the attempts since the first scrape', async () => {
     const up = await statusUpstream();
     const dead = await deadTargetUrl();
     const mw = proxyFor({ targets: [{ url: up.url, name: 'up' }, { url: dead, name: 'dead' }], balancer: 'round_robin' });
     const app = express().use('/api', mw);
+    mw.metrics();
     for (let i = 0; i < 6; i++) await request(app).get(`/api/${i}`);
     const m = scrape(mw);
     for (const target of ['up', 'dead']) {
@@ -199,6 +212,7 @@ describe('mw.metrics()', () => {
     f.server.on('upgrade', mw.upgrade);
     const client = new WebSocket(`${f.url.replace('http', 'ws')}/api/socket`);
     client.on('error', () => {});
+    mw.metrics(); // from now on attempts are timed
     await new Promise((resolve) => client.once('open', resolve));
     const open = scrape(mw);
     expect(open.value('switchyard_responses_total', { target: 'ws', status_class: '1xx' })).toBe(1);
