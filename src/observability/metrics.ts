@@ -78,6 +78,18 @@ function perTarget(out: string[], targets: readonly TargetSnapshot[], name: stri
   for (const t of targets) out.push(`${name}{${t.label}} ${formatValue(value(t))}`);
 }
 
+/** One series per target and value of a second label (`status_class`, `code`). */
+function perTargetBy(
+  out: string[],
+  targets: readonly TargetSnapshot[],
+  name: string,
+  label: string,
+  values: readonly string[],
+  count: (t: TargetSnapshot, i: number) => number,
+): void {
+  for (const t of targets) values.forEach((v, i) => out.push(`${name}{${t.label},${label}="${v}"} ${formatValue(count(t, i))}`));
+}
+
 function histogram(out: string[], name: string, t: TargetSnapshot): void {
   let cumulative = 0;
   for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
@@ -105,9 +117,7 @@ export function renderMetrics(targets: readonly ProxyTarget[], mw: MiddlewareMet
     'counter',
     "Responses to clients by the target that ended the request and status class; a failure answered by the proxy (502, 504) counts on the last target tried.",
   );
-  for (const t of ts) {
-    STATUS_CLASSES.forEach((cls, i) => out.push(`switchyard_responses_total{${t.label},status_class="${cls}"} ${t.classes[i]}`));
-  }
+  perTargetBy(out, ts, 'switchyard_responses_total', 'status_class', STATUS_CLASSES, (t, i) => t.classes[i] as number);
 
   family(out, 'switchyard_client_aborts_total', 'counter', 'Requests whose client went away before the answer was complete, by the target it was on.');
   perTarget(out, ts, 'switchyard_client_aborts_total', (t) => t.aborts);
@@ -118,9 +128,7 @@ export function renderMetrics(targets: readonly ProxyTarget[], mw: MiddlewareMet
     'counter',
     'Failed attempts by target and code: a ProxyError code, UPSTREAM_BROKEN (the upstream broke mid-response) or OTHER.',
   );
-  for (const t of ts) {
-    FAILURE_CODES.forEach((code, i) => out.push(`switchyard_upstream_failures_total{${t.label},code="${code}"} ${t.failures[i]}`));
-  }
+  perTargetBy(out, ts, 'switchyard_upstream_failures_total', 'code', FAILURE_CODES, (t, i) => t.failures[i] as number);
 
   family(
     out,
