@@ -11,7 +11,7 @@ import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
 import { startHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.js';
 import { debug, requestEnd, requestStart } from './observability/channels.js';
-import { recordError } from './observability/target-metrics.js';
+import { recordError } from './observability/metric-counters.js';
 import type { ProxiedRequest } from './proxied-request.js';
 import { runModifyResponse } from './response/modify-response.js';
 import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';

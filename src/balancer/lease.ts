@@ -1,14 +1,16 @@
 /**
  * A target leased to one attempt: `beginLease(target)` counts it in flight, `lease.end(…)`
  * settles it exactly once (later calls are ignored). Every counter update an attempt causes —
- * active, requests, failures, final statuses, passive health — happens here and nowhere else.
+ * active, requests, failures, final statuses, passive health, and the metrics of
+ * observability/metric-counters.ts (retries, failures by code, duration) — happens here and
+ * nowhere else.
  */
 import type { IncomingMessage } from 'node:http';
 import type { ProxyError } from '../errors/proxy-error.js';
 import type { PassiveHealth } from '../health/passive.js';
 import type { ProxyTarget } from '../types.js';
 import { attemptEnd, debug } from '../observability/channels.js';
-import { attemptStartTime, recordAttemptEnd } from '../observability/target-metrics.js';
+import { attemptStartTime, recordAttemptEnd } from '../observability/metric-counters.js';
 import { countersOf, recordStatus, type TargetCounters } from './target.js';
 
 /**

@@ -6,7 +6,7 @@ import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
-import { createTargetMetrics, type TargetMetrics } from '../observability/target-metrics.js';
+import { createTargetMetrics, type TargetMetrics } from '../observability/metric-counters.js';
 
 /** Counters switchyard keeps for every target it sends to, ours or a custom balancer's. */
 export interface TargetCounters {

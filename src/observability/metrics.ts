@@ -1,18 +1,19 @@
 /**
  * `mw.metrics()`: the Prometheus text exposition format 0.0.4 of one middleware, built from the
- * counters the request path already keeps (balancer/target.ts, observability/target-metrics.ts).
+ * counters the request path already keeps (balancer/target.ts, observability/metric-counters.ts).
  * All formatting happens here, when a scraper asks; the request path only counts.
  *
  * Names follow Prometheus conventions (a `switchyard_` prefix, `_total` counters, seconds) and
  * what operators know from Envoy (`upstream_rq_xx`, per-cluster retries and in-flight requests)
- * and Caddy (`caddy_reverse_proxy_upstreams_healthy`). One `target` label (the target's name)
- * keeps cardinality at one series per target, plus 5 status classes and 7 failure codes.
+ * and Caddy (`caddy_reverse_proxy_upstreams_healthy`). Only the target's name labels a series
+ * (no method, path or status code), so cardinality is fixed: 31 series per target (5 status
+ * classes, 7 failure codes and 14 histogram lines among them) and 7 for the middleware.
  * The series of a target appear when it is added and disappear when it is removed.
  * Documented in docs/recipes/metrics.md.
  */
 import { countersOf, targetStats } from '../balancer/target.js';
 import type { ProxyTarget } from '../types.js';
-import { DURATION_BUCKETS, ERROR_CODES, FAILURE_CODES, type MiddlewareMetrics } from './target-metrics.js';
+import { DURATION_BUCKETS, ERROR_CODES, FAILURE_CODES, type MiddlewareMetrics } from './metric-counters.js';
 
 const STATUS_CLASSES: readonly string[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 /** `stats()` counts a client that went away as status 499 (nginx's convention). */

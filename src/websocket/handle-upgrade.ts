@@ -19,7 +19,7 @@ import { ProxyError } from '../errors/proxy-error.js';
 import { filterResponseHeaders } from '../headers/upstream-headers.js';
 import type { HttpDeps } from '../http-attempt.js';
 import { requestEnd, requestStart } from '../observability/channels.js';
-import { recordError } from '../observability/target-metrics.js';
+import { recordError } from '../observability/metric-counters.js';
 import type { ProxiedRequest } from '../proxied-request.js';
 import { streamBody, writeUpstreamHead } from '../response/write-response.js';
 import { routeRequest, SKIP, type RouteResult } from '../routing/route-request.js';

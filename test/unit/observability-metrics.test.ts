@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createTarget, countersOf } from '../../src/balancer/target.js';
 import { ProxyError } from '../../src/errors/proxy-error.js';
 import { escapeLabelValue, renderMetrics } from '../../src/observability/metrics.js';
-import { createMiddlewareMetrics, observeDuration, recordAttemptEnd, recordError } from '../../src/observability/target-metrics.js';
+import { createMiddlewareMetrics, observeDuration, recordAttemptEnd, recordError } from '../../src/observability/metric-counters.js';
 import type { ProxyTarget } from '../../src/types.js';
 import { parseScrape } from '../helpers/prometheus.js';
 
