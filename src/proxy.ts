@@ -5,6 +5,8 @@ import { createRequestHandler } from './handle-request.js';
 import { afterFirstLookup, startDiscovery, whenSettled } from './discovery/discover-targets.js';
 import { startActiveHealth } from './health/active.js';
 import type { HttpDeps } from './http-attempt.js';
+import { renderMetrics } from './observability/metrics.js';
+import { createMiddlewareMetrics } from './observability/metric-counters.js';
 import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
 import { createPools } from './transport/pools.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,7 +30,7 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const pools = createPools({ pool: cfg.pool, tls: cfg.tls, connectTimeout: cfg.connectTimeout, http2: cfg.http2, dispatcher: cfg.dispatcher });
   const timeouts = { connect: cfg.connectTimeout, response: cfg.timeout, idle: cfg.idleTimeout };
   const clock = createDeadlineClock(tickFor([timeouts.connect, timeouts.response, timeouts.idle]));
-  const deps: HttpDeps = { cfg, pools, clock, timeouts };
+  const deps: HttpDeps = { cfg, pools, clock, timeouts, metrics: createMiddlewareMetrics() };
   const state = { closed: false };
   const handle = createRequestHandler(deps, state);
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
@@ -44,6 +46,7 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const extras = {
     balancer: cfg.balancer,
     stats: () => cfg.balancer.targets.map(targetStats),
+    metrics: () => renderMetrics(cfg.balancer.targets, deps.metrics),
     upgrade,
     close(): Promise<void> {
       state.closed = true;

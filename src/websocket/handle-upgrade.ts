@@ -19,6 +19,7 @@ import { ProxyError } from '../errors/proxy-error.js';
 import { filterResponseHeaders } from '../headers/upstream-headers.js';
 import type { HttpDeps } from '../http-attempt.js';
 import { requestEnd, requestStart } from '../observability/channels.js';
+import { recordError } from '../observability/metric-counters.js';
 import type { ProxiedRequest } from '../proxied-request.js';
 import { streamBody, writeUpstreamHead } from '../response/write-response.js';
 import { routeRequest, SKIP, type RouteResult } from '../routing/route-request.js';
@@ -52,7 +53,8 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
   return req.method === 'GET' && typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
 }
 
-function answerError(req: IncomingMessage, socket: Duplex, err: ProxyError): void {
+function answerError(d: HttpDeps, req: IncomingMessage, socket: Duplex, err: ProxyError): void {
+  recordError(d.metrics, err);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -127,7 +129,7 @@ interface UpgradeDeps {
 async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex, head: Buffer): Promise<void> {
   const cfg = deps.d.cfg;
   const outcome = await runUpgradeAttempts(deps.d, p, socket);
-  if (outcome.kind === 'error') return answerError(p.req, socket, outcome.error);
+  if (outcome.kind === 'error') return answerError(deps.d, p.req, socket, outcome.error);
   if (outcome.kind === 'aborted') return;
   const answer = outcome.value;
   if (answer.kind === 'refused') return relayRefusal(cfg, p, socket, answer);
@@ -135,7 +137,7 @@ async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex
     // close() ran while the handshake was on its way: a tunnel opened now would outlive it.
     answer.upstream.destroy();
     answer.lease.end('failed', 503);
-    return answerError(p.req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed', { target: answer.lease.target, connected: true }));
+    return answerError(deps.d, p.req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed', { target: answer.lease.target, connected: true }));
   }
   openTunnel(cfg, deps.registry, p, socket, answer, head);
 }
@@ -158,7 +160,7 @@ export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, stat
 /** An upgrade this middleware took: checked, routed, then the attempts. */
 function proxyTakenUpgrade(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const { d, state } = deps;
-  if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
+  if (state.closed) return answerError(d, req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
   if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
   let routed: RouteResult | Promise<RouteResult>;
   try {
@@ -201,7 +203,7 @@ function takeUpgrade(req: IncomingMessage, socket: Duplex, mw: unknown, self: Up
 /** The upgrade once routed (skip answered): 404 when skipped, the error answer, or the attempts. */
 function upgradeRouted(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer, routed: RouteResult): void {
   if (routed === SKIP) return answerStatus(req, socket, 404);
-  if (routed instanceof ProxyError) return answerError(req, socket, routed);
+  if (routed instanceof ProxyError) return answerError(deps.d, req, socket, routed);
   if (requestStart.hasSubscribers || requestEnd.hasSubscribers) announceUpgrade(routed, socket);
   proxyUpgrade(deps, routed, socket, head).catch(() => {
     // balancer.next or retryFilter threw before anything was sent.
