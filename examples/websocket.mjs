@@ -1,8 +1,9 @@
 // WebSockets: one proxy under /ws carries both plain HTTP and WebSocket upgrades to two chat
-// upstreams, round robin. Express strips /ws from HTTP requests, but upgrades never pass
-// through Express (Node emits them as the server's `upgrade` event), so `mountUpgrade` strips
-// it for them: ws://HOST/ws/chat?room=7 reaches an upstream as /chat?room=7, and upgrades
-// outside /ws get 404. Each upstream echoes every message back, saying who answered.
+// upstreams, round robin. Express strips /ws from HTTP requests; upgrades never pass through
+// Express (Node emits them as the server's `upgrade` event), so `chat.upgrade` finds its mount
+// in the app and strips /ws the same way: ws://HOST/ws/chat?room=7 reaches an upstream as
+// /chat?room=7, and upgrades outside /ws get 404 (no other upgrade listener is there to take
+// them). Each upstream echoes every message back, saying who answered.
 // The `ws` package is used only by the stand-in upstreams (and the printed client line):
 // switchyard relays the bytes and needs no WebSocket library.
 //
@@ -44,20 +45,6 @@ async function startChatUpstream(name) {
   };
 }
 
-/** Routes upgrades under `prefix` to `mw` with the prefix removed, as Express does for HTTP. */
-function mountUpgrade(prefix, mw) {
-  return (req, socket, head) => {
-    const url = req.url ?? '/';
-    const rest = url.slice(prefix.length);
-    if (url.startsWith(prefix) && (rest === '' || rest.startsWith('/') || rest.startsWith('?'))) {
-      req.url = rest.startsWith('/') ? rest : `/${rest}`;
-      mw.upgrade(req, socket, head);
-    } else {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    }
-  };
-}
-
 const a = await startChatUpstream('a');
 const b = await startChatUpstream('b');
 
@@ -73,7 +60,7 @@ const { server, base } = await serve(app, {
   // Runs once every open tunnel has ended (see the going-away handler below).
   closeables: [chat, a, b],
 });
-server.on('upgrade', mountUpgrade('/ws', chat)); // WebSocket upgrades under /ws
+server.on('upgrade', chat.upgrade); // WebSocket upgrades, under /ws as mounted above
 
 const wsUrl = `${base.replace('http:', 'ws:')}/ws/chat?room=7`;
 console.log(

@@ -11,6 +11,7 @@ import { defaultErrorHandler } from './errors/default-error-handler.js';
 import { ProxyError } from './errors/proxy-error.js';
 import { startHttpAttempts, type HttpAnswer, type HttpDeps } from './http-attempt.js';
 import { debug, requestEnd, requestStart } from './observability/channels.js';
+import { recordError } from './observability/metric-counters.js';
 import type { ProxiedRequest } from './proxied-request.js';
 import { runModifyResponse } from './response/modify-response.js';
 import { headersAfterHook, streamBody, writeUpstreamHead } from './response/write-response.js';
@@ -34,7 +35,9 @@ function fallbackNext(req: IncomingMessage, res: ServerResponse): NextFunction {
 }
 
 /** Calls the error handler exactly once; its own throw or rejection goes to `next`. */
-function failRequest(cfg: ResolvedConfig, req: IncomingMessage, res: ServerResponse, err: ProxyError, next: NextFunction): void {
+function failRequest(d: HttpDeps, req: IncomingMessage, res: ServerResponse, err: ProxyError, next: NextFunction): void {
+  const cfg = d.cfg;
+  recordError(d.metrics, err);
   // The rest of a stalled upload will not come: close the connection after the answer.
   if (err.code === 'CLIENT_TIMEOUT') res.shouldKeepAlive = false;
   if (cfg.errorHandler === undefined) return defaultErrorHandler(err, req, res);
@@ -48,12 +51,13 @@ function failRequest(cfg: ResolvedConfig, req: IncomingMessage, res: ServerRespo
 
 /** `modifyResponse` runs, then its result (or the upstream body) is sent. */
 async function respondThroughHook(
-  cfg: ResolvedConfig,
+  d: HttpDeps,
   p: ProxiedRequest,
   res: ServerResponse,
   answer: Extract<HttpAnswer, { via: 'hook' }>,
   next: NextFunction,
 ): Promise<void> {
+  const cfg = d.cfg;
   const { proxyRes, lease } = answer;
   const target = lease.target;
   let body;
@@ -63,7 +67,7 @@ async function respondThroughHook(
     proxyRes.destroy();
     const error = err as ProxyError;
     lease.end('failed', error.status, error);
-    return failRequest(cfg, p.req, res, error, next);
+    return failRequest(d, p.req, res, error, next);
   }
   try {
     writeUpstreamHead(cfg, p, res, target, { status: proxyRes.statusCode, statusText: proxyRes.statusMessage, headers: headersAfterHook(proxyRes) });
@@ -96,11 +100,11 @@ export interface HandlerState {
 /** Where the attempts' outcome leads: nothing more (streaming), the hook, or the error handler. */
 function afterAttempts(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, outcome: LoopOutcome<HttpAnswer>, next: NextFunction): void {
   if (outcome.kind === 'aborted') return;
-  if (outcome.kind === 'error') return failRequest(d.cfg, p.req, res, outcome.error, next);
+  if (outcome.kind === 'error') return failRequest(d, p.req, res, outcome.error, next);
   const answer = outcome.value;
   if (answer.via === 'streaming') return;
   if (answer.via === 'threw') return next(answer.error);
-  respondThroughHook(d.cfg, p, res, answer, next).catch(next);
+  respondThroughHook(d, p, res, answer, next).catch(next);
 }
 
 function proxyRequest(d: HttpDeps, p: ProxiedRequest, res: ServerResponse, next: NextFunction): void {
@@ -117,7 +121,7 @@ function enter(cfg: ResolvedConfig, req: IncomingMessage, r: RouteResult): Route
 /** What follows routing: next() for a skipped request, the error handler, or `onRequest` and the attempts. */
 function proceed(d: HttpDeps, req: IncomingMessage, res: ServerResponse, p: RouteResult, done: NextFunction): void {
   if (p === SKIP) return done();
-  if (p instanceof ProxyError) return failRequest(d.cfg, req, res, p, done);
+  if (p instanceof ProxyError) return failRequest(d, req, res, p, done);
   if (requestStart.hasSubscribers || requestEnd.hasSubscribers || debug.enabled) announce(p, res);
   if (d.cfg.onRequest === undefined) return proxyRequest(d, p, res, done);
   let hooked: void | Promise<void>;
@@ -147,7 +151,7 @@ export function createRequestHandler(d: HttpDeps, state: HandlerState): RequestH
   const cfg = d.cfg;
   return function switchyard(req, res, next) {
     const done = next ?? fallbackNext(req, res);
-    if (state.closed) return failRequest(cfg, req, res, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
+    if (state.closed) return failRequest(d, req, res, new ProxyError('NO_UPSTREAM', 'the proxy was closed'), done);
     let p: RouteResult;
     try {
       const r = routeRequest(cfg, req);

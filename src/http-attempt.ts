@@ -14,6 +14,7 @@ import { classifyFailure, type FailureKind } from './errors/classify-error.js';
 import { ProxyError } from './errors/proxy-error.js';
 import { filterResponseHeaders } from './headers/upstream-headers.js';
 import { HOST_SLOT, toHeaderList } from './headers/header-list.js';
+import type { MiddlewareMetrics } from './observability/metric-counters.js';
 import type { ProxiedRequest } from './proxied-request.js';
 import { createUpstreamResponse } from './response/upstream-response.js';
 import { rawHeaderStrings, writeUpstreamHead } from './response/write-response.js';
@@ -31,6 +32,8 @@ export interface HttpDeps {
   readonly pools: Pools;
   readonly clock: DeadlineClock;
   readonly timeouts: AttemptTimeouts;
+  /** This middleware's own metric counters (the per-target ones live on the targets). */
+  readonly metrics: MiddlewareMetrics;
 }
 
 /**

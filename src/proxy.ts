@@ -2,13 +2,16 @@
 import { targetStats } from './balancer/target.js';
 import { normalizeConfig } from './config/normalize-config.js';
 import { createRequestHandler } from './handle-request.js';
+import { afterFirstLookup, startDiscovery, whenSettled } from './discovery/discover-targets.js';
 import { startActiveHealth } from './health/active.js';
 import type { HttpDeps } from './http-attempt.js';
+import { renderMetrics } from './observability/metrics.js';
+import { createMiddlewareMetrics } from './observability/metric-counters.js';
 import { createDeadlineClock, tickFor } from './transport/deadline-clock.js';
 import { createPools } from './transport/pools.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyConfig, ProxyMiddleware } from './types.js';
-import { createUpgradeHandler, refuseUpgrade } from './websocket/handle-upgrade.js';
+import { createUpgradeHandler, createUpgradeRefuser } from './websocket/handle-upgrade.js';
 import { createSocketRegistry } from './websocket/socket-registry.js';
 
 /**
@@ -27,21 +30,27 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const pools = createPools({ pool: cfg.pool, tls: cfg.tls, connectTimeout: cfg.connectTimeout, http2: cfg.http2, dispatcher: cfg.dispatcher });
   const timeouts = { connect: cfg.connectTimeout, response: cfg.timeout, idle: cfg.idleTimeout };
   const clock = createDeadlineClock(tickFor([timeouts.connect, timeouts.response, timeouts.idle]));
-  const deps: HttpDeps = { cfg, pools, clock, timeouts };
+  const deps: HttpDeps = { cfg, pools, clock, timeouts, metrics: createMiddlewareMetrics() };
   const state = { closed: false };
   const handle = createRequestHandler(deps, state);
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
-  const upgrade = tunnels === undefined ? refuseUpgrade : createUpgradeHandler(deps, tunnels, state);
   const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
+  const discovery = cfg.discover === undefined ? undefined : startDiscovery(cfg.balancer, cfg.discover);
+  // What the host mounts; `mw.upgrade` looks for this function in the app to find its mount path.
+  const entry = discovery === undefined ? handle : afterFirstLookup(discovery, handle);
+  const gate = discovery === undefined ? undefined : (go: () => void) => whenSettled(discovery, go);
+  const upgrade = tunnels === undefined ? createUpgradeRefuser(entry) : createUpgradeHandler(deps, tunnels, state, entry, gate);
   let closed: Promise<void> | undefined;
 
   const extras = {
     balancer: cfg.balancer,
     stats: () => cfg.balancer.targets.map(targetStats),
+    metrics: () => renderMetrics(cfg.balancer.targets, deps.metrics),
     upgrade,
     close(): Promise<void> {
       state.closed = true;
+      discovery?.close();
       closed ??= Promise.resolve().then(async () => {
         tunnels?.closeAll();
         cfg.passive?.close();
@@ -50,5 +59,5 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
       return closed;
     },
   };
-  return Object.assign(handle, extras) as unknown as ProxyMiddleware<Req, Res>;
+  return Object.assign(entry, extras) as unknown as ProxyMiddleware<Req, Res>;
 }

@@ -164,6 +164,35 @@ export interface TlsOptions {
 }
 
 /**
+ * Targets discovered from DNS (Caddy's dynamic upstreams `a` / `srv`): the name is resolved
+ * when `proxy()` is called and again every `interval` ms; targets that disappear are removed
+ * from the balancer, new ones added, and survivors stay the same {@link ProxyTarget}, health
+ * and counters included. A failed lookup (an error, NXDOMAIN, or an answer with no address)
+ * keeps the last good set. See docs/recipes/service-discovery.md.
+ */
+export interface DiscoverOptions {
+  /** The DNS name to resolve, e.g. `'api.default.svc.cluster.local'` or `'_http._tcp.api.service.consul'`. */
+  dns: string;
+  /**
+   * `'A'` or `'AAAA'` for one address family; `'SRV'` for service records, whose port and
+   * weight make each target (only the lowest-priority group that has addresses is used, as
+   * RFC 2782 orders them). @default both A and AAAA
+   */
+  type?: 'A' | 'AAAA' | 'SRV';
+  /** The targets' port for A/AAAA (an SRV record carries its own). @default 80 for http, 443 for https */
+  port?: number;
+  /** The targets' scheme. @default 'http' */
+  scheme?: 'http' | 'https';
+  /** Ms between the end of one lookup and the start of the next. @default 30000 */
+  interval?: number;
+  /**
+   * DNS servers to ask, in `dns.Resolver#setServers` form: `['10.0.0.2', '127.0.0.1:5353',
+   * '[::1]:53']`. @default the system's resolvers
+   */
+  servers?: string[];
+}
+
+/**
  * What switchyard needs of a `dispatcher`: any undici `Dispatcher` (an `Agent`, `Pool`,
  * `ProxyAgent`, `MockAgent`, or one made with `compose()`) fits. Declared structurally so the
  * public types do not carry undici's own `any`s.
@@ -241,7 +270,7 @@ export type RetryFilter<Req extends IncomingMessage = IncomingMessage> = (err: P
  * `proxy<Request, Response>({...})` under Express (docs/typescript.md); Node's own by default.
  */
 export interface ProxyConfig<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> {
-  /** Upstreams. Required unless `balancer` is a {@link Balancer} instance or `to` has an origin. */
+  /** Upstreams. Required unless `balancer` is a {@link Balancer} instance, `to` has an origin, or `discover` is given. */
   targets?: TargetInput | TargetInput[];
   /** Load-balancing policy or instance. @default 'round_robin' */
   balancer?: BalancerOption<Req>;
@@ -349,6 +378,11 @@ export interface ProxyConfig<Req extends IncomingMessage = IncomingMessage, Res 
   tls?: TlsOptions;
   /** Proxy WebSocket upgrades through `mw.upgrade`. @default false */
   ws?: boolean;
+  /**
+   * Targets discovered from DNS, added to the balancer next to `targets` (if any) and kept up
+   * to date until `close()`. @default off
+   */
+  discover?: DiscoverOptions;
 }
 
 /** Per-target counters returned by `stats()`. */
@@ -377,6 +411,18 @@ export interface ProxyMiddleware<Req extends IncomingMessage = IncomingMessage, 
   readonly balancer: Balancer<Req>;
   /** Per-target counters. */
   stats(): TargetStats[];
+  /**
+   * This middleware's metrics in the Prometheus text exposition format 0.0.4 (serve it with
+   * `Content-Type: text/plain; version=0.0.4`): per target (label `target`, its name) the
+   * requests sent, retries, responses by status class, client aborts, failed attempts by
+   * code, in-flight attempts, health (1/0) and an attempt duration histogram; per middleware
+   * the requests answered with a ProxyError, by code. Counting costs a few numeric writes per
+   * attempt and two clock reads for the histogram; the text is built only when this is
+   * called. Targets added or removed at run time
+   * appear or disappear. Per-target series count every middleware sharing the target's
+   * balancer, as `stats()` does. Names and meanings: docs/recipes/metrics.md.
+   */
+  metrics(): string;
 }
 
 /** `switchyard:request:start`: a request (or WebSocket upgrade) was routed and is about to be proxied. */

@@ -1,13 +1,16 @@
 /**
  * A target leased to one attempt: `beginLease(target)` counts it in flight, `lease.end(…)`
  * settles it exactly once (later calls are ignored). Every counter update an attempt causes —
- * active, requests, failures, final statuses, passive health — happens here and nowhere else.
+ * active, requests, failures, final statuses, passive health, and the metrics of
+ * observability/metric-counters.ts (retries, failures by code, duration) — happens here and
+ * nowhere else.
  */
 import type { IncomingMessage } from 'node:http';
 import type { ProxyError } from '../errors/proxy-error.js';
 import type { PassiveHealth } from '../health/passive.js';
 import type { ProxyTarget } from '../types.js';
 import { attemptEnd, debug } from '../observability/channels.js';
+import { attemptStartTime, recordAttemptEnd } from '../observability/metric-counters.js';
 import { countersOf, recordStatus, type TargetCounters } from './target.js';
 
 /**
@@ -30,6 +33,8 @@ interface LeaseState extends Lease {
   readonly passive: PassiveHealth | undefined;
   readonly req: IncomingMessage;
   readonly attempt: number;
+  /** `performance.now()` when the attempt started, for the duration histogram. */
+  readonly started: number;
   open: boolean;
 }
 
@@ -44,6 +49,7 @@ function endLease(this: LeaseState, how: LeaseEnd, status = 0, error?: ProxyErro
     this.passive.recordFailure(this.target);
   }
   if (status !== 0) recordStatus(this.target, status);
+  recordAttemptEnd(c.metrics, how, status, error, this.started);
   if (attemptEnd.hasSubscribers) {
     attemptEnd.publish({ req: this.req, target: this.target, attempt: this.attempt, outcome: how, status, error });
   }
@@ -55,6 +61,7 @@ export function beginLease(target: ProxyTarget, passive: PassiveHealth | undefin
   const counters = countersOf(target);
   counters.active++;
   counters.requests++;
-  const lease: LeaseState = { target, counters, passive, req, attempt, open: true, end: endLease };
+  if (attempt > 1) counters.metrics.retries++;
+  const lease: LeaseState = { target, counters, passive, req, attempt, started: attemptStartTime(), open: true, end: endLease };
   return lease;
 }

@@ -6,6 +6,7 @@ import type { ProxyTarget, TargetInput, TargetStats } from '../types.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { describeValue } from '../config/describe-value.js';
 import { configError, isPlainObject, unknownKeyError } from '../config/validate.js';
+import { createTargetMetrics, type TargetMetrics } from '../observability/metric-counters.js';
 
 /** Counters switchyard keeps for every target it sends to, ours or a custom balancer's. */
 export interface TargetCounters {
@@ -21,6 +22,8 @@ export interface TargetCounters {
   statuses: Record<number, number>;
   /** In-flight requests allowed; `Infinity` means unlimited (`config.maxConns`). */
   maxConns: number;
+  /** What `mw.metrics()` reports beyond these counters (failures by code, retries, durations). */
+  readonly metrics: TargetMetrics;
 }
 
 /** A target created by switchyard: the public view plus writable counters and policy state. */
@@ -40,6 +43,14 @@ const LIVE = Symbol('switchyard.liveTarget');
 
 /** Counters for targets of a custom `Balancer`: we cannot (and must not) write to the user's objects. */
 const foreignCounters = new WeakMap<ProxyTarget, TargetCounters>();
+
+/**
+ * Gives `counters` their metric counters as a non-enumerable property: a target shown to the
+ * user (`res.locals.target`, `console.log`, `JSON.stringify`) keeps the keys it always had.
+ */
+function withMetrics<T extends object>(counters: T): T & { readonly metrics: TargetMetrics } {
+  return Object.defineProperty(counters, 'metrics', { value: createTargetMetrics() }) as T & { readonly metrics: TargetMetrics };
+}
 
 /** Hides credentials before a URL-ish text goes into an error message (messages end up in logs). */
 function redact(text: string): string {
@@ -122,7 +133,7 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     throw configError(`${option}.meta`, `must be a plain object, got ${describeValue(meta)}`, `{ url: ${EXAMPLE}, meta: { zone: 'a' } }`);
   }
   // Every target gets the same property order, so V8 keeps one shape for all of them.
-  const target: LiveTarget = {
+  const target: LiveTarget = withMetrics({
     url,
     name: name ?? url.host,
     weight,
@@ -135,7 +146,7 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     statuses: {},
     maxConns: DEFAULTS.maxConns,
     currentWeight: 0,
-  };
+  });
   Object.defineProperty(target, LIVE, { value: true });
   return target;
 }
@@ -162,7 +173,7 @@ export function countersOf(t: ProxyTarget): TargetCounters {
   if (isLiveTarget(t)) return t;
   let counters = foreignCounters.get(t);
   if (counters === undefined) {
-    counters = { healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: DEFAULTS.maxConns };
+    counters = withMetrics({ healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: DEFAULTS.maxConns });
     foreignCounters.set(t, counters);
   }
   return counters;

@@ -31,4 +31,6 @@ export const DEFAULTS = Object.freeze({
   http2: false,
   pool: Object.freeze({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 4000 }),
   tls: Object.freeze({ verify: true }),
+  /** `discover` is off by default; these apply to the keys left out once it is on (Caddy's `refresh` is 1 min; 30 s follows changes sooner). */
+  discover: Object.freeze({ scheme: 'http', interval: 30_000 }),
 } as const);

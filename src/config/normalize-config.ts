@@ -30,6 +30,7 @@ import type {
 import { DEFAULTS } from './defaults.js';
 import { foreignOptionError } from './foreign-options.js';
 import { checkTlsMaterial, type TlsMaterial } from './tls-material.js';
+import { resolveDiscover, type DiscoverSettings } from './discover-option.js';
 import {
   booleanOption,
   configError,
@@ -90,6 +91,8 @@ export interface ResolvedConfig {
   readonly http2: boolean;
   readonly tls: ResolvedTls;
   readonly ws: boolean;
+  /** DNS discovery settings; `undefined` when off (`proxy()` starts the lookups). */
+  readonly discover: DiscoverSettings | undefined;
 }
 
 /** Every option `proxy()` accepts. */
@@ -100,6 +103,7 @@ export const KNOWN_OPTIONS: readonly (keyof ProxyConfig)[] = [
   'timeout', 'connectTimeout', 'idleTimeout', 'retries', 'retryFilter', 'retryOn', 'tryDuration', 'tryInterval',
   'maxReplayBody', 'expectedStatus', 'healthCheck', 'passive', 'maxConns',
   'onRequest', 'errorHandler', 'modifyResponse', 'contextKey', 'pool', 'dispatcher', 'http2', 'tls', 'ws',
+  'discover',
 ];
 
 function resolvePool(value: unknown): ResolvedPool {
@@ -179,9 +183,23 @@ function resolveTemplate(value: unknown): CompiledTemplate | undefined {
   return compileTemplate(value);
 }
 
-/** `to` with an origin and no targets: the origin is the one target. With targets, origins must agree. */
-function resolveTargets(config: ProxyConfig, template: CompiledTemplate | undefined): TargetInput | TargetInput[] | undefined {
+/**
+ * `to` with an origin and no targets: the origin is the one target. With targets, origins must agree.
+ * With `discover`, targets may be left out (the balancer starts empty) and `to` cannot name an origin.
+ */
+function resolveTargets(
+  config: ProxyConfig,
+  template: CompiledTemplate | undefined,
+  discover: DiscoverSettings | undefined,
+): TargetInput | TargetInput[] | undefined {
   const origin = template?.origin;
+  if (discover !== undefined) {
+    if (origin !== undefined) {
+      throw configError('to', `has origin ${origin}, but discover finds the targets; give a path template`, "to: '/v2{path}{query}'");
+    }
+    const instance = typeof config.balancer === 'object' && config.balancer !== null && 'next' in config.balancer;
+    return config.targets ?? (instance ? undefined : []);
+  }
   if (origin === undefined) return config.targets;
   if (config.targets === undefined) return config.balancer !== undefined && typeof config.balancer === 'object' && 'next' in config.balancer ? undefined : [origin];
   const list = Array.isArray(config.targets) ? config.targets : [config.targets];
@@ -280,7 +298,8 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   rejectAgent(raw);
   rejectUnknownKeys('', raw, KNOWN_OPTIONS, foreignOptionError);
   const template = resolveTemplate(config.to);
-  const balancer = resolveBalancerOption(config, resolveTargets(config, template));
+  const discover = resolveDiscover(config.discover);
+  const balancer = resolveBalancerOption(config, resolveTargets(config, template, discover));
   const isTrusted = compileTrustProxy(config.trustProxy === undefined ? DEFAULTS.trustProxy : config.trustProxy);
   const timeouts = { min: 1, integer: true, example: '' };
   const retrying = resolveRetrying(config);
@@ -322,6 +341,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     http2: booleanOption('http2', config.http2, DEFAULTS.http2),
     tls: resolveTls(config.tls),
     ws: booleanOption('ws', config.ws, DEFAULTS.ws),
+    discover,
   });
   // Only once the whole config is valid: a user's balancer instance is not touched by a
   // proxy() call that throws.

@@ -6,8 +6,8 @@
  *
  * There is no `res` and no `next` for an upgrade: errors get the built-in answer (the user's
  * `errorHandler` is not called), a skipped upgrade gets 404, a throwing user function 500.
- * `req.url` is used as the server received it: Node does not route upgrades, so no mount path
- * was stripped (docs/websockets.md shows how to mount the handler under a prefix).
+ * Node does not route upgrades, so the mount path is found and stripped here (upgrade-routing.ts),
+ * and an upgrade outside the mount is left to the server's other `upgrade` listeners.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,15 +19,20 @@ import { ProxyError } from '../errors/proxy-error.js';
 import { filterResponseHeaders } from '../headers/upstream-headers.js';
 import type { HttpDeps } from '../http-attempt.js';
 import { requestEnd, requestStart } from '../observability/channels.js';
+import { recordError } from '../observability/metric-counters.js';
 import type { ProxiedRequest } from '../proxied-request.js';
 import { streamBody, writeUpstreamHead } from '../response/write-response.js';
 import { routeRequest, SKIP, type RouteResult } from '../routing/route-request.js';
 import { answerStatus, socketResponse, switchingProtocolsHead } from './socket-response.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { runUpgradeAttempts, type UpgradeAnswer } from './upgrade-attempt.js';
+import { markUpgradeListener, routeUpgrade } from './upgrade-routing.js';
 
 /** `mw.upgrade`. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Runs `go` now or once the proxy can route (DNS discovery's first lookup). */
+export type UpgradeGate = (go: () => void) => void;
 
 /** Whether `close()` was called. */
 export interface UpgradeState {
@@ -48,7 +53,8 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
   return req.method === 'GET' && typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
 }
 
-function answerError(req: IncomingMessage, socket: Duplex, err: ProxyError): void {
+function answerError(d: HttpDeps, req: IncomingMessage, socket: Duplex, err: ProxyError): void {
+  recordError(d.metrics, err);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -123,7 +129,7 @@ interface UpgradeDeps {
 async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex, head: Buffer): Promise<void> {
   const cfg = deps.d.cfg;
   const outcome = await runUpgradeAttempts(deps.d, p, socket);
-  if (outcome.kind === 'error') return answerError(p.req, socket, outcome.error);
+  if (outcome.kind === 'error') return answerError(deps.d, p.req, socket, outcome.error);
   if (outcome.kind === 'aborted') return;
   const answer = outcome.value;
   if (answer.kind === 'refused') return relayRefusal(cfg, p, socket, answer);
@@ -131,7 +137,7 @@ async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex
     // close() ran while the handshake was on its way: a tunnel opened now would outlive it.
     answer.upstream.destroy();
     answer.lease.end('failed', 503);
-    return answerError(p.req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed', { target: answer.lease.target, connected: true }));
+    return answerError(deps.d, p.req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed', { target: answer.lease.target, connected: true }));
   }
   openTunnel(cfg, deps.registry, p, socket, answer, head);
 }
@@ -141,32 +147,63 @@ async function proxyUpgrade(deps: UpgradeDeps, p: ProxiedRequest, socket: Duplex
  * extensions) pass through untouched, so subprotocols and extensions are negotiated between
  * the client and the upstream; the proxy only relays bytes.
  */
-export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState): UpgradeHandler {
+export function createUpgradeHandler(d: HttpDeps, registry: SocketRegistry, state: UpgradeState, mw: unknown, gate?: UpgradeGate): UpgradeHandler {
   const deps: UpgradeDeps = { d, registry, state };
-  return function upgrade(req, socket, head) {
-    socket.on('error', ignoreError);
-    if (state.closed) return answerError(req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
-    if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
-    let routed: RouteResult | Promise<RouteResult>;
-    try {
-      routed = routeRequest(d.cfg, req);
-    } catch {
-      // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
-      return answerStatus(req, socket, 500);
+  const upgrade: UpgradeHandler = markUpgradeListener((req, socket, head) => {
+    if (!takeUpgrade(req, socket, mw, upgrade)) return;
+    if (gate === undefined) proxyTakenUpgrade(deps, req, socket, head);
+    else gate(() => proxyTakenUpgrade(deps, req, socket, head));
+  });
+  return upgrade;
+}
+
+/** An upgrade this middleware took: checked, routed, then the attempts. */
+function proxyTakenUpgrade(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const { d, state } = deps;
+  if (state.closed) return answerError(d, req, socket, new ProxyError('NO_UPSTREAM', 'the proxy was closed'));
+  if (!isWebSocketHandshake(req)) return answerStatus(req, socket, 400);
+  let routed: RouteResult | Promise<RouteResult>;
+  try {
+    routed = routeRequest(d.cfg, req);
+  } catch {
+    // A user function (skip, a header function) threw; there is no next(err) for an upgrade.
+    return answerStatus(req, socket, 500);
+  }
+  // An async skip: wait for it; a rejection answers 500 as a throw does.
+  if (routed instanceof Promise) {
+    routed.then((r) => upgradeRouted(deps, req, socket, head, r)).catch(() => answerStatus(req, socket, 500));
+    return;
+  }
+  upgradeRouted(deps, req, socket, head, routed);
+}
+
+/**
+ * Whether this middleware takes the upgrade (see upgrade-routing.ts). When it does, `req.url`
+ * loses the mount path as Express strips it for HTTP, and `req.originalUrl` keeps the full one
+ * (so a refused upgrade's redirect is rewritten under the mount, as for HTTP).
+ */
+function takeUpgrade(req: IncomingMessage, socket: Duplex, mw: unknown, self: UpgradeHandler): boolean {
+  const where = routeUpgrade(req, mw, self);
+  if (!where.take) {
+    if (where.answer404) {
+      socket.on('error', ignoreError);
+      answerStatus(req, socket, 404);
     }
-    // An async skip: wait for it; a rejection answers 500 as a throw does.
-    if (routed instanceof Promise) {
-      routed.then((r) => upgradeRouted(deps, req, socket, head, r)).catch(() => answerStatus(req, socket, 500));
-      return;
-    }
-    upgradeRouted(deps, req, socket, head, routed);
-  };
+    return false;
+  }
+  socket.on('error', ignoreError);
+  if (where.url !== req.url) {
+    const r = req as IncomingMessage & { originalUrl?: string };
+    r.originalUrl ??= req.url;
+    req.url = where.url;
+  }
+  return true;
 }
 
 /** The upgrade once routed (skip answered): 404 when skipped, the error answer, or the attempts. */
 function upgradeRouted(deps: UpgradeDeps, req: IncomingMessage, socket: Duplex, head: Buffer, routed: RouteResult): void {
   if (routed === SKIP) return answerStatus(req, socket, 404);
-  if (routed instanceof ProxyError) return answerError(req, socket, routed);
+  if (routed instanceof ProxyError) return answerError(deps.d, req, socket, routed);
   if (requestStart.hasSubscribers || requestEnd.hasSubscribers) announceUpgrade(routed, socket);
   proxyUpgrade(deps, routed, socket, head).catch(() => {
     // balancer.next or retryFilter threw before anything was sent.
@@ -184,8 +221,10 @@ function announceUpgrade(p: ProxiedRequest, socket: Duplex): void {
   });
 }
 
-/** `mw.upgrade` when `ws` is off: 501, then the socket is closed. */
-export function refuseUpgrade(req: IncomingMessage, socket: Duplex): void {
-  socket.on('error', ignoreError);
-  answerStatus(req, socket, 501);
+/** `mw.upgrade` when `ws` is off: 501, then the socket is closed (upgrades outside the mount are left alone). */
+export function createUpgradeRefuser(mw: unknown): UpgradeHandler {
+  const refuse: UpgradeHandler = markUpgradeListener((req, socket) => {
+    if (takeUpgrade(req, socket, mw, refuse)) answerStatus(req, socket, 501);
+  });
+  return refuse;
 }

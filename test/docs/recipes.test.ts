@@ -5,6 +5,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../helpers/lifecycle.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { parseScrape } from '../helpers/prometheus.js';
 import { docSnippet, runInProcess } from './in-process.js';
 
 const { track, proxyFor } = useCleanup();
@@ -88,5 +89,25 @@ describe('docs/migrating-from-http-proxy-middleware.md: redirects and cookies un
     await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3002': up.url });
     const res = await request(app).get('/shop/cart');
     expect(res.headers['set-cookie']).toEqual(['a=1; Domain=shop.example; Path=/shop', 'b=2; Path=/img']);
+  });
+});
+
+describe('docs/recipes/metrics.md: /metrics for Prometheus', () => {
+  const snippet = docSnippet('docs/recipes/metrics.md', "app.get('/metrics'");
+
+  it('serves the text format with the traffic of both targets', async () => {
+    const a = track(await startUpstream());
+    const b = track(await startUpstream());
+    const app = express();
+    await runInProcess(snippet, { app, proxy: proxyFor }, { 'http://127.0.0.1:3001': a.url, 'http://127.0.0.1:3002': b.url });
+    for (let i = 0; i < 4; i++) await request(app).get(`/api/${i}`).expect(200);
+    const res = await request(app).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const m = parseScrape(res.text);
+    for (const up of [a, b]) {
+      const target = new URL(up.url).host;
+      expect(m.value('switchyard_upstream_requests_total', { target })).toBe(2);
+      expect(m.value('switchyard_responses_total', { target, status_class: '2xx' })).toBe(2);
+    }
   });
 });

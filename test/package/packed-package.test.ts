@@ -3,6 +3,7 @@
 // the packed tarball, installed into a fresh project, works from ESM and from CommonJS and
 // provides the `switchyard` bin. `npm test` builds dist/ first.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,9 +49,11 @@ describe('the packed package', () => {
   let dir: string;
   let consumer: string;
   let packed: PackResult;
+  let readmeBeforePack: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'switchyard-pack-'));
+    readmeBeforePack = await readFile(path.join(ROOT, 'README.md'), 'utf8');
     packed = (JSON.parse(await npm(['pack', '--json', '--pack-destination', dir], ROOT)) as [PackResult])[0];
     consumer = path.join(dir, 'consumer');
     await mkdir(consumer);
@@ -81,15 +84,32 @@ describe('the packed package', () => {
     expect(packed.files.map((f) => f.path).sort()).toEqual(files);
   });
 
-  it("every relative link in the README resolves to a file in the package (they work from node_modules)", async () => {
-    const [dry] = JSON.parse(await npm(['pack', '--dry-run', '--json'], ROOT)) as PackResult[];
-    const files = new Set(dry!.files.map((f) => f.path));
-    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
-    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)]
-      .map((m) => m[1]!.split('#')[0]!)
-      .filter((l) => l !== '' && !/^[a-z]+:/i.test(l));
-    expect(links.length).toBeGreaterThan(10);
-    expect(links.filter((l) => !files.has(l.replace(/^\.\//, '')))).toEqual([]);
+  /** The link targets in a Markdown text, without `#anchors`. */
+  function links(markdown: string): string[] {
+    return [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!.split('#')[0]!).filter((l) => l !== '');
+  }
+
+  it('every relative link in the README resolves to a file in the package (they work on a clone)', async () => {
+    const files = new Set(packed.files.map((f) => f.path));
+    const relative = links(readmeBeforePack).filter((l) => !/^[a-z]+:/i.test(l));
+    expect(relative.length).toBeGreaterThan(10);
+    expect(relative.filter((l) => !files.has(l.replace(/^\.\//, '')))).toEqual([]);
+  });
+
+  it("the installed README links to this version's files on unpkg (they work on the npm page and from node_modules)", async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+    const installed = await readFile(path.join(consumer, 'node_modules', 'switchyard', 'README.md'), 'utf8');
+    const base = `https://unpkg.com/${pkg.name}@${pkg.version}/`;
+    const files = new Set(packed.files.map((f) => f.path));
+    const all = links(installed);
+    expect(all.filter((l) => !/^https?:/.test(l))).toEqual([]);
+    const intoPackage = all.filter((l) => l.startsWith(base)).map((l) => l.slice(base.length));
+    expect(intoPackage.length).toBe(links(readmeBeforePack).filter((l) => !/^[a-z]+:/i.test(l)).length);
+    expect(intoPackage.filter((f) => !files.has(f))).toEqual([]);
+    // Only the links changed, and the clone's README is back as it was.
+    expect(installed.replaceAll(base, '')).toBe(readmeBeforePack.replaceAll('](./', ']('));
+    expect(await readFile(path.join(ROOT, 'README.md'), 'utf8')).toBe(readmeBeforePack);
+    expect(existsSync(path.join(ROOT, '.readme-source.md'))).toBe(false);
   });
 
   it.each([

@@ -28,6 +28,7 @@ import {
   type ErrorHandler,
   type ExpressAppPrototypes,
   type ExpressServerOptions,
+  type DiscoverOptions,
   type HealthCheckOptions,
   type ModifyResponse,
   type NextFunction,
@@ -174,7 +175,9 @@ describe('public API', () => {
       | 'timeout' | 'connectTimeout' | 'idleTimeout' | 'retries' | 'retryFilter' | 'retryOn' | 'tryDuration' | 'tryInterval'
       | 'maxReplayBody' | 'expectedStatus' | 'healthCheck' | 'passive' | 'maxConns'
       | 'onRequest' | 'errorHandler' | 'modifyResponse' | 'contextKey' | 'pool' | 'dispatcher' | 'http2' | 'tls' | 'ws'
+      | 'discover'
     >();
+    expectTypeOf<keyof DiscoverOptions>().toEqualTypeOf<'dns' | 'type' | 'port' | 'scheme' | 'interval' | 'servers'>();
     expectTypeOf<keyof HealthCheckOptions>().toEqualTypeOf<
       'path' | 'interval' | 'timeout' | 'port' | 'expectStatus' | 'healthyAfter' | 'unhealthyAfter'
     >();
