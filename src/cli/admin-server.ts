@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TargetStats } from '../types.js';
+import type { ProxyMiddleware, TargetStats } from '../types.js';
 import { CliError } from './cli-error.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
@@ -13,8 +13,8 @@ import type { Log } from './log.js';
 /** Where the admin endpoints read from: one proxy, or the workers of a cluster. */
 export interface AdminSource {
   stats(): Promise<readonly TargetStats[]>;
-  /** The Prometheus text, or `undefined` when this build of the library has no `metrics()`. */
-  metrics(): Promise<string | undefined>;
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string>;
 }
 
 /** A listening admin server. */
@@ -45,9 +45,7 @@ async function route(source: AdminSource, req: http.IncomingMessage, res: http.S
     return send(res, healthy > 0 ? 200 : 503, JSON_TYPE, `${body}\n`);
   }
   if (path === '/metrics') {
-    const text = await source.metrics();
-    if (text === undefined) return send(res, 501, 'text/plain; charset=utf-8', 'metrics() is not available in this version of switchyard\n');
-    return send(res, 200, PROMETHEUS_TYPE, text);
+    return send(res, 200, PROMETHEUS_TYPE, await source.metrics());
   }
   send(res, 404, 'text/plain; charset=utf-8', 'Not Found: try /metrics, /stats or /healthz\n');
 }
@@ -98,12 +96,9 @@ export function startAdminServer(address: ListenAddress, source: AdminSource, lo
 }
 
 /** The admin source of one proxy in this process (`current` follows reloads). */
-export function proxySource(current: () => { stats(): TargetStats[]; metrics?: () => string }): AdminSource {
+export function proxySource(current: () => ProxyMiddleware): AdminSource {
   return {
     stats: async () => current().stats(),
-    metrics: async () => {
-      const mw = current();
-      return typeof mw.metrics === 'function' ? mw.metrics() : undefined;
-    },
+    metrics: async () => current().metrics(),
   };
 }

@@ -16,7 +16,7 @@ interface AdminReply {
   readonly type: typeof REPLY;
   readonly id: number;
   readonly stats: TargetStats[];
-  readonly metrics: string | undefined;
+  readonly metrics: string;
 }
 
 const isRequest = (m: unknown): m is { type: typeof REQUEST; id: number } =>
@@ -27,13 +27,8 @@ const isReply = (m: unknown): m is AdminReply => typeof m === 'object' && m !== 
 export function answerAdminRequests(current: () => ProxyMiddleware): void {
   process.on('message', (message: unknown) => {
     if (!isRequest(message) || process.send === undefined) return;
-    const mw = current() as ProxyMiddleware & { metrics?: () => string };
-    const reply: AdminReply = {
-      type: REPLY,
-      id: message.id,
-      stats: mw.stats(),
-      metrics: typeof mw.metrics === 'function' ? mw.metrics() : undefined,
-    };
+    const mw = current();
+    const reply: AdminReply = { type: REPLY, id: message.id, stats: mw.stats(), metrics: mw.metrics() };
     process.send(reply);
   });
 }
@@ -91,10 +86,6 @@ export function clusterAdminSource(workers: () => Iterable<Worker>): AdminSource
 
   return {
     stats: async () => sumStats((await ask()).map((r) => r.reply.stats)),
-    metrics: async () => {
-      const replies = await ask();
-      if (replies.length > 0 && replies.every((r) => r.reply.metrics === undefined)) return undefined;
-      return mergeMetrics(replies.map((r) => ({ worker: r.worker, text: r.reply.metrics ?? '' })));
-    },
+    metrics: async () => mergeMetrics((await ask()).map((r) => ({ worker: r.worker, text: r.reply.metrics }))),
   };
 }

@@ -1,6 +1,7 @@
 // --admin: /metrics, /stats and /healthz on a separate loopback listener of the real bin.
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLoopback } from '../../src/cli/admin-server.js';
+import { parseScrape } from '../helpers/prometheus.js';
 import { closeAll, startUpstream, type Upstream } from '../helpers/upstream.js';
 import { get } from './http-get.js';
 import { startCli, type CliProcess } from './spawn-cli.js';
@@ -55,9 +56,11 @@ describe('--admin', () => {
     expect(JSON.parse(health.body)).toEqual({ status: 'ok', healthy: 1, targets: 1 });
 
     const metrics = await get(`${proc.admin}/metrics`);
-    // 501 until this build's proxy has metrics(); then the Prometheus text.
-    if (metrics.status === 200) expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-    else expect(metrics.status).toBe(501);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const scrape = parseScrape(metrics.body);
+    expect(scrape.value('switchyard_upstream_requests_total', { target: `127.0.0.1:${up.port}` })).toBe(1);
+    expect(scrape.value('switchyard_responses_total', { target: `127.0.0.1:${up.port}`, status_class: '2xx' })).toBe(1);
 
     expect((await get(`${proc.admin}/nope`)).status).toBe(404);
     expect((await get(`${proc.admin}/stats`, { method: 'POST' })).status).toBe(405);

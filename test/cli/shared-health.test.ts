@@ -1,6 +1,7 @@
 // --workers with active health checks: the checks run once, in the primary, and every worker
 // routes on its verdict; --admin answers for the whole cluster from the primary.
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseScrape } from '../helpers/prometheus.js';
 import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
 import { get } from './http-get.js';
 import { startCli, type CliProcess } from './spawn-cli.js';
@@ -69,6 +70,15 @@ describe('--workers with --health-path', () => {
       [`127.0.0.1:${ok.port}`, true, 8],
     ]);
     expect((await get(`${proc.admin}/healthz`)).status).toBe(200);
+
+    // One /metrics for the cluster: every worker's series, labelled with its worker, read by a real parser.
+    const scrape = parseScrape((await get(`${proc.admin}/metrics`)).body);
+    const target = `127.0.0.1:${ok.port}`;
+    const perWorker = ['1', '2'].map((worker) => scrape.value('switchyard_upstream_requests_total', { target, worker }));
+    expect(perWorker[0]! + perWorker[1]!).toBe(8);
+    expect(perWorker.every((n) => n > 0)).toBe(true);
+    const family = scrape.family('switchyard_upstream_requests_total');
+    expect(family.help).toMatch(/^Requests sent to each target/);
   });
 
   it('a target whose health flips goes down and comes back in every worker', async () => {
