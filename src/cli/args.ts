@@ -25,6 +25,13 @@ export interface CliArgs {
   /** `--tls-ca`: a PEM file path. */
   readonly tlsCa: string | undefined;
   readonly insecure: boolean;
+  /** `--discover <name>` and its companions: DNS discovery. */
+  readonly discover: string | undefined;
+  readonly discoverType: string | undefined;
+  readonly discoverPort: number | undefined;
+  readonly discoverScheme: string | undefined;
+  readonly discoverInterval: number | undefined;
+  readonly dnsServers: readonly string[] | undefined;
   /** Worker processes; `'auto'` means one per available core. */
   readonly workers: number | 'auto' | undefined;
   readonly drainTimeout: number | undefined;
@@ -53,6 +60,12 @@ const OPTIONS = {
   http2: { type: 'boolean' },
   'tls-ca': { type: 'string' },
   insecure: { type: 'boolean' },
+  discover: { type: 'string' },
+  'discover-type': { type: 'string' },
+  'discover-port': { type: 'string' },
+  'discover-scheme': { type: 'string' },
+  'discover-interval': { type: 'string' },
+  'dns-server': { type: 'string', multiple: true },
   workers: { type: 'string', short: 'w' },
   'drain-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
@@ -157,6 +170,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     http2: values.http2 === true,
     tlsCa: values['tls-ca'],
     insecure: values.insecure === true,
+    discover: values.discover,
+    discoverType: values['discover-type'],
+    discoverPort: numberFlag('discover-port', values['discover-port']),
+    discoverScheme: values['discover-scheme'],
+    discoverInterval: numberFlag('discover-interval', values['discover-interval']),
+    dnsServers: values['dns-server'],
     workers: workersFlag(values.workers),
     drainTimeout: numberFlag('drain-timeout', values['drain-timeout']),
     config: values.config,

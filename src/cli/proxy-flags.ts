@@ -4,7 +4,7 @@
  * `header_up` / `header_down`). A flag's syntax errors name the flag; values are validated by
  * `proxy()`, so its messages stay the one source.
  */
-import type { BalancerOption, HealthCheckOptions, HeaderRules, ProxyConfig, TlsOptions } from '../types.js';
+import type { BalancerOption, DiscoverOptions, HealthCheckOptions, HeaderRules, ProxyConfig, TlsOptions } from '../types.js';
 import type { CliArgs } from './args.js';
 import { CliError } from './cli-error.js';
 
@@ -76,6 +76,27 @@ function withTlsFlags(base: TlsOptions | undefined, args: CliArgs, ca: string | 
   return { ...from, ...(ca !== undefined && { ca }), ...(args.insecure && { verify: false }) };
 }
 
+/** The discover flags (value checks are `proxy()`'s: its messages name `discover.type` etc.). */
+function withDiscoverFlags(base: ProxyConfig['discover'], args: CliArgs): DiscoverOptions | undefined {
+  const given =
+    args.discover !== undefined || args.discoverType !== undefined || args.discoverPort !== undefined ||
+    args.discoverScheme !== undefined || args.discoverInterval !== undefined || args.dnsServers !== undefined;
+  if (!given) return base;
+  const from = typeof base === 'object' && base !== null ? base : undefined;
+  if (args.discover === undefined && from === undefined) {
+    throw new CliError('switchyard: --discover-type, --discover-port, --discover-scheme, --discover-interval and --dns-server need --discover <name>, e.g. --discover api.internal');
+  }
+  return {
+    ...from,
+    ...(args.discover !== undefined && { dns: args.discover }),
+    ...(args.discoverType !== undefined && { type: args.discoverType }),
+    ...(args.discoverPort !== undefined && { port: args.discoverPort }),
+    ...(args.discoverScheme !== undefined && { scheme: args.discoverScheme }),
+    ...(args.discoverInterval !== undefined && { interval: args.discoverInterval }),
+    ...(args.dnsServers !== undefined && { servers: [...args.dnsServers] }),
+  } as DiscoverOptions;
+}
+
 /**
  * Applies the proxy flags on top of the file's options (a new object; neither is modified).
  * @param tlsCa the contents of `--tls-ca`, read by the caller.
@@ -99,5 +120,7 @@ export function mergeProxyFlags(fileConfig: ProxyConfig, args: CliArgs, tlsCa?: 
   if (responseHeaders !== undefined) config.responseHeaders = responseHeaders;
   const tls = withTlsFlags(fileConfig.tls, args, tlsCa);
   if (tls !== undefined) config.tls = tls;
+  const discover = withDiscoverFlags(fileConfig.discover, args);
+  if (discover !== undefined) config.discover = discover;
   return config;
 }

@@ -64,9 +64,9 @@ export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()
   if (args.listen !== undefined) listen = parseListenAddress(args.listen, '--listen');
   else if (file?.listen !== undefined) listen = parseListenAddress(file.listen, `listen in ${args.config}`);
   // Without a file, say which flag is missing; with one, proxy() names what the file lacks.
-  if (file === undefined && proxyConfig.targets === undefined) {
+  if (file === undefined && proxyConfig.targets === undefined && proxyConfig.discover === undefined) {
     throw new CliError(
-      'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more) or --config <file>; ' +
+      'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more), --discover <dns name> or --config <file>; ' +
         'run switchyard --help for usage',
     );
   }

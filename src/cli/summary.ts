@@ -1,6 +1,6 @@
 /** The start-up summary: where we listen and what the proxy will do, in a few aligned lines. */
 import { DEFAULTS } from '../config/defaults.js';
-import type { BalancerOption, ProxyConfig, ProxyTarget } from '../types.js';
+import type { BalancerOption, DiscoverOptions, ProxyConfig, ProxyTarget } from '../types.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import { VERSION } from './version.js';
 
@@ -28,6 +28,16 @@ function describeHealth(config: ProxyConfig): string {
   return config.passive === undefined ? active : `${active}; passive on`;
 }
 
+/** `A/AAAA api.internal port 8080 every 30000ms`, for the summary's `discover` line. */
+function describeDiscover(d: DiscoverOptions): string {
+  const parts = [d.type ?? 'A/AAAA', d.dns];
+  if (d.port !== undefined) parts.push(`port ${d.port}`);
+  if (d.scheme === 'https') parts.push('https');
+  parts.push(`every ${d.interval ?? DEFAULTS.discover.interval}ms`);
+  if (d.servers !== undefined) parts.push(`via ${d.servers.join(', ')}`);
+  return parts.join(' ');
+}
+
 function describeTarget(target: ProxyTarget): string {
   const url = target.url.href.replace(/\/$/, '');
   return target.name === target.url.host ? url : `${url} (${target.name})`;
@@ -40,6 +50,7 @@ export function formatSummary(input: SummaryInput): string[] {
   const lines = [
     `switchyard ${VERSION} listening on ${formatOrigin(input.listen)}`,
     ...targets.map((t, i) => `  ${i === 0 ? 'targets ' : '        '}  ${t}`),
+    ...(config.discover === undefined ? [] : [`  discover  ${describeDiscover(config.discover)}`]),
     `  balancer  ${describeBalancer(config.balancer)}`,
     `  retries   ${config.retries ?? DEFAULTS.retries}`,
     `  health    ${describeHealth(config)}`,

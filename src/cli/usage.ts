@@ -12,6 +12,12 @@ Options:
   -l, --listen <[host:]port>   address to listen on (default 127.0.0.1:8080; the host
                                defaults to 127.0.0.1, give 0.0.0.0 or :: to expose it)
   -t, --target <url>           an upstream; repeat for several (replaces the config's targets)
+      --discover <name>        find targets in DNS: A/AAAA records of <name> (or SRV)
+      --discover-type <t>      A, AAAA or SRV (default: A and AAAA)
+      --discover-port <n>      the targets' port for A/AAAA (default 80, 443 for https)
+      --discover-scheme <s>    http (default) or https
+      --discover-interval <ms> time between lookups (default ${DEFAULTS.discover.interval})
+      --dns-server <host:port> DNS server to ask; repeat for several (default: the system's)
   -b, --balancer <policy>      round_robin (default), random, first, least_conn, ip_hash,
                                uri_hash, header:<Name> or cookie:<name>
       --health-path <path>     active health check: GET <path> on each target

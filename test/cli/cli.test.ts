@@ -68,7 +68,7 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     [['--target'], "switchyard: option '-t, --target <value>' argument missing; run switchyard --help for usage"],
     [['--retries', 'x', '-t', 'http://127.0.0.1:1'], 'switchyard: --retries must be a number, got "x"; run switchyard --help for usage'],
     [['--listen', 'nope', '-t', 'http://127.0.0.1:1'], 'switchyard: --listen must be a port or host:port, e.g. 8080, 127.0.0.1:8080 or [::1]:8080; got "nope"'],
-    [[], 'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more) or --config <file>; run switchyard --help for usage'],
+    [[], 'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more), --discover <dns name> or --config <file>; run switchyard --help for usage'],
     // proxy() validates the options; its message names the option.
     [[...LISTEN, '-t', '127.0.0.1:3001'], 'switchyard: targets[0] is not a valid absolute URL, got "127.0.0.1:3001" (did you mean "http://127.0.0.1:3001"?)'],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--retries=-1'], 'switchyard: retries must be an integer >= 0, got -1, e.g. retries: 2'],
