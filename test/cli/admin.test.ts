@@ -1,22 +1,16 @@
 // --admin: /metrics, /stats and /healthz on a separate loopback listener of the real bin.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isLoopback } from '../../src/cli/admin-server.js';
 import { parseScrape } from '../helpers/prometheus.js';
-import { closeAll, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream } from '../helpers/upstream.js';
 import { get } from './http-get.js';
-import { startCli, type CliProcess } from './spawn-cli.js';
+import { useCli } from './spawn-cli.js';
 
 const LISTEN = ['--listen', '127.0.0.1:0'];
-const running: CliProcess[] = [];
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  for (const cli of running.splice(0)) cli.kill();
-  await closeAll(upstreams.splice(0));
-});
+const { cli: startTracked, track } = useCli();
 
 async function cli(args: string[]) {
-  const started = await startCli(args);
-  running.push(started);
+  const started = await startTracked(args);
   const admin = /^ {2}admin {5}(http:\/\/127\.0\.0\.1:\d+) \(\/metrics, \/stats, \/healthz\)$/m.exec(started.stdout());
   return { ...started, admin: admin?.[1] };
 }
@@ -31,7 +25,7 @@ interface Stats {
 describe('--admin', () => {
   it('is off by default', async () => {
     const up = await startUpstream();
-    upstreams.push(up);
+    track(up);
     const proc = await cli([...LISTEN, '-t', up.url]);
     expect(proc.admin).toBeUndefined();
     expect(proc.stdout()).not.toContain('admin');
@@ -39,7 +33,7 @@ describe('--admin', () => {
 
   it('serves /stats, /healthz and /metrics apart from the proxied port', async () => {
     const up = await startUpstream({ name: 'a' });
-    upstreams.push(up);
+    track(up);
     const proc = await cli([...LISTEN, '-t', up.url, '--admin', '127.0.0.1:0']);
     expect(proc.admin).toBeDefined();
     expect(proc.admin).not.toBe(proc.url);
@@ -70,7 +64,7 @@ describe('--admin', () => {
 
   it('/healthz answers 503 once no target is healthy', async () => {
     const sick = await startUpstream((req, res) => void res.writeHead(req.url === '/health' ? 503 : 200).end());
-    upstreams.push(sick);
+    track(sick);
     const proc = await cli([...LISTEN, '-t', sick.url, '--admin', '127.0.0.1:0', '--health-path', '/health', '--health-interval', '60000']);
     await proc.waitForErrCount(/ health \S+ down \(active\)$/, 1);
     const health = await get(`${proc.admin}/healthz`);

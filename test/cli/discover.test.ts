@@ -1,33 +1,25 @@
 // --discover through the real bin: targets from a DNS server on 127.0.0.1 started by the test.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
-import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
+import { describe, expect, it } from 'vitest';
+import { startDnsServer } from '../helpers/dns-server.js';
+import { startUpstream, type EchoResponse } from '../helpers/upstream.js';
 import { getJson } from './http-get.js';
-import { runCli, startCli, type CliProcess } from './spawn-cli.js';
+import { runCli, useCli } from './spawn-cli.js';
 
 const LISTEN = ['--listen', '127.0.0.1:0'];
-const running: CliProcess[] = [];
-const upstreams: Upstream[] = [];
-const servers: DnsServer[] = [];
-afterEach(async () => {
-  for (const cli of running.splice(0)) cli.kill();
-  await closeAll(upstreams.splice(0));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { cli, track } = useCli();
 
 describe('--discover', () => {
   it('proxies to the targets of SRV records and follows them as they change', async () => {
     const a = await startUpstream({ name: 'a' });
     const b = await startUpstream({ name: 'b' });
-    upstreams.push(a, b);
+    track(a, b);
     const dns = await startDnsServer();
-    servers.push(dns);
+    track(dns);
     const name = '_http._tcp.api.test';
     dns.records.set(name, { SRV: [{ priority: 10, weight: 1, port: a.port, target: 'a.api.test' }] });
     dns.records.set('a.api.test', { A: ['127.0.0.1'] });
 
-    const proc = await startCli([...LISTEN, '--discover', name, '--discover-type', 'SRV', '--discover-interval', '50', '--dns-server', dns.address]);
-    running.push(proc);
+    const proc = await cli([...LISTEN, '--discover', name, '--discover-type', 'SRV', '--discover-interval', '50', '--dns-server', dns.address]);
     expect(proc.stdout()).toContain(`  discover  SRV ${name} every 50ms via ${dns.address}`);
     expect((await getJson<EchoResponse>(`${proc.url}/d`)).json.name).toBe('a');
 

@@ -1,31 +1,20 @@
 // The flags that map onto proxy() options, through the real bin: header rules, preserve host,
 // WebSockets and TLS to an https upstream on 127.0.0.1.
-import { once } from 'node:events';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
-import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type EchoResponse } from '../helpers/upstream.js';
 import { get, getJson } from './http-get.js';
-import { startCli, type CliProcess } from './spawn-cli.js';
+import { useCli } from './spawn-cli.js';
+import { openWs, startWsUpstream } from './ws-upstream.js';
 
 const LISTEN = ['--listen', '127.0.0.1:0'];
-const running: CliProcess[] = [];
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  for (const cli of running.splice(0)) cli.kill();
-  await closeAll(upstreams.splice(0));
-});
+const { cli, track } = useCli();
 
-async function cli(args: string[], opts?: { cwd?: string }) {
-  const started = await startCli(args, opts);
-  running.push(started);
-  return started;
-}
 
 describe('header and host flags', () => {
   it('--header-up sets (with placeholders) and removes request headers, --header-down response headers', async () => {
@@ -34,7 +23,7 @@ describe('header and host flags', () => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ headers: req.headers }));
     });
-    upstreams.push(up);
+    track(up);
     const proc = await cli([
       ...LISTEN, '-t', up.url,
       '--header-up', 'X-Real-Ip: {addr}', '--header-up', '-Cookie', '--header-up', 'X-Method: {method}',
@@ -54,7 +43,7 @@ describe('header and host flags', () => {
 
   it('--preserve-host keeps the client\'s Host', async () => {
     const up = await startUpstream();
-    upstreams.push(up);
+    track(up);
     const proc = await cli([...LISTEN, '-t', up.url, '--preserve-host']);
     const { json } = await getJson<EchoResponse>(`${proc.url}/p`, { headers: { host: 'client.example' } });
     expect(json.headers.host).toBe('client.example');
@@ -63,22 +52,12 @@ describe('header and host flags', () => {
 
 describe('--ws', () => {
   it('proxies WebSocket upgrades without a config file', async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await once(wss, 'listening');
-    wss.on('connection', (socket, req) => socket.on('message', (data) => socket.send(`${req.url} ${String(data)}`)));
-    try {
-      const { port } = wss.address() as AddressInfo;
-      const proc = await cli([...LISTEN, '-t', `http://127.0.0.1:${port}`, '--ws']);
-      const client = new WebSocket(`${proc.url.replace('http:', 'ws:')}/chat`);
-      await once(client, 'open');
-      client.send('hi');
-      expect(String(((await once(client, 'message')) as [Buffer])[0])).toBe('/chat hi');
-      client.close();
-      await once(client, 'close');
-    } finally {
-      for (const c of wss.clients) c.terminate();
-      await new Promise((resolve) => wss.close(resolve));
-    }
+    const ws = await startWsUpstream((text, path) => `${path} ${text}`);
+    track(ws);
+    const proc = await cli([...LISTEN, '-t', ws.url, '--ws']);
+    const client = await openWs(`${proc.url}/chat`);
+    expect(await client.ask('hi')).toBe('/chat hi');
+    await client.close();
   });
 });
 

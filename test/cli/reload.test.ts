@@ -2,33 +2,22 @@
 // on the old proxy, new requests go to the new targets, a broken file keeps the old config.
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadTargetUrl } from '../helpers/dead-target.js';
-import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type EchoResponse } from '../helpers/upstream.js';
 import { get, getJson } from './http-get.js';
-import { startCli, type CliProcess } from './spawn-cli.js';
+import { useCli } from './spawn-cli.js';
+import { openWs, startWsUpstream } from './ws-upstream.js';
 
-const running: CliProcess[] = [];
-const upstreams: Upstream[] = [];
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'switchyard-cli-reload-'));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const cli of running.splice(0)) cli.kill();
-  await closeAll(upstreams.splice(0));
-});
-
-async function cli(args: string[]) {
-  const started = await startCli(args, { cwd: dir });
-  running.push(started);
-  return started;
-}
+const { cli: startTracked, track } = useCli();
+const cli = (args: string[]) => startTracked(args, { cwd: dir });
 
 const config = (file: string, body: unknown): Promise<void> => writeFile(path.join(dir, file), JSON.stringify(body));
 
@@ -41,7 +30,7 @@ describe('SIGHUP', () => {
       res.end('old');
     }, { name: 'old' });
     const fresh = await startUpstream({ name: 'new' });
-    upstreams.push(old, fresh);
+    track(old, fresh);
     await config('reload.json', { listen: '127.0.0.1:0', targets: [old.url] });
     const proc = await cli(['-c', 'reload.json']);
 
@@ -68,7 +57,7 @@ describe('SIGHUP', () => {
 
   it('a broken config is refused with a log line and the running one kept', async () => {
     const a = await startUpstream({ name: 'a' });
-    upstreams.push(a);
+    track(a);
     await config('broken.json', { listen: '127.0.0.1:0', targets: [a.url] });
     const proc = await cli(['-c', 'broken.json']);
 
@@ -88,37 +77,26 @@ describe('SIGHUP', () => {
   });
 
   it('an open WebSocket stays open across a reload', async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await once(wss, 'listening');
-    wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo ${String(data)}`)));
+    const ws = await startWsUpstream((text) => `echo ${text}`);
     const other = await startUpstream({ name: 'other' });
-    upstreams.push(other);
-    try {
-      const { port } = wss.address() as AddressInfo;
-      await config('ws.json', { listen: '127.0.0.1:0', targets: [`http://127.0.0.1:${port}`], ws: true });
-      const proc = await cli(['-c', 'ws.json']);
-      const client = new WebSocket(`${proc.url.replace('http:', 'ws:')}/live`);
-      await once(client, 'open');
+    track(ws, other);
+    await config('ws.json', { listen: '127.0.0.1:0', targets: [ws.url], ws: true });
+    const proc = await cli(['-c', 'ws.json']);
+    const client = await openWs(`${proc.url}/live`);
 
-      await config('ws.json', { listen: '127.0.0.1:0', targets: [other.url], ws: true });
-      proc.child.kill('SIGHUP');
-      await proc.waitFor(/SIGHUP: reloaded/);
-      expect((await getJson<EchoResponse>(`${proc.url}/x`)).json.name).toBe('other');
+    await config('ws.json', { listen: '127.0.0.1:0', targets: [other.url], ws: true });
+    proc.child.kill('SIGHUP');
+    await proc.waitFor(/SIGHUP: reloaded/);
+    expect((await getJson<EchoResponse>(`${proc.url}/x`)).json.name).toBe('other');
 
-      client.send('still there');
-      expect(String(((await once(client, 'message')) as [Buffer])[0])).toBe('echo still there');
-      client.close();
-      await once(client, 'close');
-    } finally {
-      for (const c of wss.clients) c.terminate();
-      await new Promise((resolve) => wss.close(resolve));
-    }
+    expect(await client.ask('still there')).toBe('echo still there');
+    await client.close();
   });
 
   it('with --workers, the primary forwards SIGHUP and every worker reloads', async () => {
     const a = await startUpstream({ name: 'a' });
     const b = await startUpstream({ name: 'b' });
-    upstreams.push(a, b);
+    track(a, b);
     await config('workers.json', { listen: '127.0.0.1:0', targets: [a.url] });
     const proc = await cli(['-c', 'workers.json', '--workers', '2']);
     await proc.waitForCount(/^w\d+ listening/, 2);
@@ -133,7 +111,7 @@ describe('SIGHUP', () => {
   it('the replaced proxy closing is not logged as its targets coming back up', async () => {
     const dead = await deadTargetUrl();
     const a = await startUpstream({ name: 'a' });
-    upstreams.push(a);
+    track(a);
     const body = { listen: '127.0.0.1:0', targets: [dead, a.url], healthCheck: { path: '/health', interval: 600000 } };
     await config('health.json', body);
     const proc = await cli(['-c', 'health.json']);

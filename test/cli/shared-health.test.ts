@@ -1,22 +1,16 @@
 // --workers with active health checks: the checks run once, in the primary, and every worker
 // routes on its verdict; --admin answers for the whole cluster from the primary.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseScrape } from '../helpers/prometheus.js';
-import { closeAll, startUpstream, type EchoResponse, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type EchoResponse } from '../helpers/upstream.js';
 import { get } from './http-get.js';
-import { startCli, type CliProcess } from './spawn-cli.js';
+import { type CliProcess, useCli } from './spawn-cli.js';
 
 const LISTEN = ['--listen', '127.0.0.1:0'];
-const running: CliProcess[] = [];
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  for (const cli of running.splice(0)) cli.kill();
-  await closeAll(upstreams.splice(0));
-});
+const { cli, track } = useCli();
 
 async function cluster(args: string[]) {
-  const proc = await startCli([...LISTEN, '--workers', '2', ...args]);
-  running.push(proc);
+  const proc = await cli([...LISTEN, '--workers', '2', ...args]);
   await proc.waitForCount(/^w\d+ listening/, 2);
   const admin = /^ {2}admin {5}(http:\/\/127\.0\.0\.1:\d+) /m.exec(proc.stdout())?.[1];
   return { ...proc, admin };
@@ -28,7 +22,7 @@ async function flaky(state: { sick: boolean }) {
     if (req.url === '/health') res.writeHead(state.sick ? 503 : 200).end();
     else res.end('flaky');
   }, { name: 'flaky' });
-  upstreams.push(up);
+  track(up);
   return up;
 }
 
@@ -51,7 +45,7 @@ describe('--workers with --health-path', () => {
     const state = { sick: true };
     const sick = await flaky(state);
     const ok = await startUpstream({ name: 'ok' });
-    upstreams.push(ok);
+    track(ok);
     // One round only (the first, at start-up): the count of checks is exact.
     const proc = await cluster(['-t', sick.url, '-t', ok.url, '--health-path', '/health', '--health-interval', '600000', '--admin', '127.0.0.1:0']);
     // Logged once, by the primary (no worker prefix), not once per worker.
@@ -85,7 +79,7 @@ describe('--workers with --health-path', () => {
     const state = { sick: true };
     const up = await flaky(state);
     const ok = await startUpstream({ name: 'ok' });
-    upstreams.push(ok);
+    track(ok);
     const proc = await cluster(['-t', up.url, '-t', ok.url, '--health-path', '/health', '--health-interval', '100']);
     await proc.waitForErrCount(/ health \S+ down \(active\)$/, 1);
     expect(await answers(proc.url, 6)).toEqual(Array(6).fill('ok'));

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { useCleanup } from '../helpers/lifecycle.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -127,4 +128,23 @@ export async function runCli(args: readonly string[], opts: { cwd?: string } = {
   const cli = spawnCli(args, opts);
   const exit = await cli.exited;
   return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/**
+ * Per-file set-up (call at the top of a file): `cli()` starts the CLI like {@link startCli}
+ * and kills it after the current test; `track()` closes upstreams and servers after it.
+ */
+export function useCli(): {
+  cli(args: readonly string[], opts?: Parameters<typeof startCli>[1]): Promise<RunningCli>;
+  track(...things: Array<{ close(): unknown }>): void;
+} {
+  const { defer, track } = useCleanup();
+  return {
+    async cli(args, opts) {
+      const started = await startCli(args, opts);
+      defer(() => started.kill());
+      return started;
+    },
+    track: (...things) => void things.forEach((t) => track(t)),
+  };
 }
