@@ -41,7 +41,7 @@ Options:
       --admin <[host:]port>    serve /metrics, /stats and /healthz on this address (off by
                                default; the host defaults to 127.0.0.1)
   -q, --quiet                  no per-request log lines
-      --log-format <text|json>  text lines (default) or one JSON object per line
+      --log-format <format>    text (default), or json: one JSON object per line
   -h, --help                   show this help
   -v, --version                show the version
 

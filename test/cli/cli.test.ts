@@ -40,7 +40,12 @@ describe('switchyard --help / --version', () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: switchyard \[options\]/);
-    for (const flag of ['--listen', '--target', '--balancer', '--health-path', '--retries', '--workers', '--config', '--drain-timeout']) {
+    const flags = [
+      '--listen', '--target', '--balancer', '--health-path', '--retries', '--workers', '--config', '--drain-timeout',
+      '--connect-timeout', '--preserve-host', '--header-up', '--header-down', '--ws', '--http2', '--tls-ca', '--insecure',
+      '--discover', '--discover-type', '--dns-server', '--admin', '--log-format',
+    ];
+    for (const flag of flags) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stderr).toBe('');
