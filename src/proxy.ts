@@ -33,7 +33,7 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
   const upgrade = tunnels === undefined ? refuseUpgrade : createUpgradeHandler(deps, tunnels, state);
-  const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
+  const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, pools);
   let closed: Promise<void> | undefined;
 
   const extras = {

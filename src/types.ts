@@ -19,9 +19,19 @@ export interface TargetObject {
   weight?: number;
   /** Anything you want to carry with the target (read back from `res.locals.target.meta`). @default {} */
   meta?: Record<string, unknown>;
+  /**
+   * A Unix domain socket to connect to instead of the URL's host and port, e.g.
+   * `'/run/app.sock'`; `url` still gives the `Host` header, the scheme (TLS or not) and the
+   * path prefix. When set, `name` defaults to this path. @default none (TCP to the URL's host)
+   */
+  socketPath?: string;
 }
 
-/** An upstream as a URL string (`'http://127.0.0.1:3001/prefix'`), a `URL`, or a {@link TargetObject}. */
+/**
+ * An upstream as a URL string (`'http://127.0.0.1:3001/prefix'`), a `URL`, a Unix socket
+ * as `'unix:/run/app.sock'` (short for `{ url: 'http://localhost', socketPath: '/run/app.sock' }`),
+ * or a {@link TargetObject}.
+ */
 export type TargetInput = string | URL | TargetObject;
 
 /** A live upstream. `ProxyTarget` is the one word switchyard uses for an upstream. */
@@ -35,6 +45,8 @@ export interface ProxyTarget {
   readonly healthy: boolean;
   /** Requests in flight to this target right now. */
   readonly active: number;
+  /** The Unix socket this target is reached through, when it is one. */
+  readonly socketPath?: string | undefined;
 }
 
 /**

@@ -2,14 +2,31 @@
  * The connection pools of one middleware: an undici `Agent`, which keeps one pool per target
  * origin, with our connector (SNI and verification from the target, see connector.ts) — or the
  * user's own `dispatcher`, which we then never close.
+ *
+ * A Unix-socket target has an origin of its own (routing/target-address.ts), and the Agent's
+ * pool factory gives that origin a connector bound to the socket: the choice is made once per
+ * pool, so requests to TCP targets do no extra work.
+ *
+ * Besides the request pools, two more Agents with the same connection settings:
+ * - health checks get their own, so a check never queues behind traffic for a pool slot and
+ *   each check opens a fresh connection (it asks for `reset`), proving the target still accepts
+ *   them, as the old one-connection-per-check client did;
+ * - with `http2`, WebSocket upgrades get an HTTP/1.1-only one: over an HTTP/2 connection
+ *   undici would send RFC 8441's extended CONNECT, which few WebSocket servers accept, while
+ *   an `Upgrade: websocket` request on a fresh HTTP/1.1 connection works with all of them.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, Client, Pool, type Dispatcher } from 'undici';
 import type { ResolvedPool, ResolvedTls } from '../config/normalize-config.js';
+import { socketRouteOf } from '../routing/target-address.js';
 import type { DispatcherLike } from '../types.js';
-import { createConnector, targetServername } from './connector.js';
+import { createConnector, targetServername, type ConnectorOptions } from './connector.js';
 
 export interface Pools {
   readonly dispatcher: Dispatcher;
+  /** Where active health checks are sent: our checks Agent, or the user's dispatcher. */
+  readonly checks: Dispatcher;
+  /** Where WebSocket upgrades are sent: HTTP/1.1 only (see the file header), or the user's dispatcher. */
+  readonly upgrades: Dispatcher;
   /** Whether `keepAlive` is off: each request then asks for its connection to be closed. */
   readonly closeEach: boolean;
   /**
@@ -30,25 +47,42 @@ export interface PoolSettings {
   readonly dispatcher: DispatcherLike | undefined;
 }
 
+/** An Agent whose pools connect through our connector: to the origin, or to its Unix socket. */
+function createAgent(s: PoolSettings, http2: boolean, connections: number | null): Agent {
+  const connector: ConnectorOptions = { tls: s.tls, timeout: s.connectTimeout, http2 };
+  const tcp = createConnector(connector);
+  return new Agent({
+    connections,
+    // pipelining 0 is undici's "no keep-alive"; 1 keeps connections without pipelining.
+    pipelining: s.pool.keepAlive ? 1 : 0,
+    keepAliveTimeout: s.pool.keepAliveMsecs,
+    keepAliveMaxTimeout: Math.max(s.pool.keepAliveMsecs, 1),
+    allowH2: http2,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    // Called once per origin: the connector (TCP, or this origin's socket) is fixed for the pool's life.
+    factory(origin, options) {
+      const socket = socketRouteOf(String(origin));
+      const connect = (socket === undefined ? tcp : createConnector({ ...connector, socket })) as unknown as Agent.Options['connect'];
+      const opts: Pool.Options = { ...(options as Pool.Options), connect };
+      // undici's own default factory: one connection needs no pool around it.
+      return opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
+    },
+  });
+}
+
 export function createPools(s: PoolSettings): Pools {
-  const own =
-    s.dispatcher === undefined
-      ? new Agent({
-          connect: createConnector({ tls: s.tls, timeout: s.connectTimeout, http2: s.http2 }) as unknown as Agent.Options['connect'],
-          connections: Number.isFinite(s.pool.maxSockets) ? s.pool.maxSockets : null,
-          // pipelining 0 is undici's "no keep-alive"; 1 keeps connections without pipelining.
-          pipelining: s.pool.keepAlive ? 1 : 0,
-          keepAliveTimeout: s.pool.keepAliveMsecs,
-          keepAliveMaxTimeout: Math.max(s.pool.keepAliveMsecs, 1),
-          allowH2: s.http2,
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        })
-      : undefined;
+  const own = s.dispatcher === undefined;
+  const connections = Number.isFinite(s.pool.maxSockets) ? s.pool.maxSockets : null;
+  // A user's dispatcher is an undici Dispatcher by contract (DispatcherLike only keeps undici's `any`s out of our types).
+  const dispatcher = own ? createAgent(s, s.http2, connections) : (s.dispatcher as Dispatcher);
+  const checks = own ? createAgent(s, s.http2, null) : dispatcher;
+  const upgrades = own && s.http2 ? createAgent(s, false, connections) : dispatcher;
   const names = new Map<string, string>();
   return {
-    // A user's dispatcher is an undici Dispatcher by contract (DispatcherLike only keeps undici's `any`s out of our types).
-    dispatcher: own ?? (s.dispatcher as Dispatcher),
+    dispatcher,
+    checks,
+    upgrades,
     closeEach: !s.pool.keepAlive,
     servername(hostname) {
       let name = names.get(hostname);
@@ -59,7 +93,8 @@ export function createPools(s: PoolSettings): Pools {
       return name;
     },
     async destroy() {
-      await own?.destroy();
+      if (!own) return;
+      await Promise.all([dispatcher.destroy(), checks.destroy(), upgrades === dispatcher ? undefined : upgrades.destroy()]);
     },
   };
 }
