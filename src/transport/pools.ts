@@ -7,6 +7,8 @@
  * pool factory gives that origin a connector bound to the socket: the choice is made once per
  * pool, so requests to TCP targets do no extra work.
  *
+ * With `http2`, an HTTP/2 connection carries many requests at once (see `multiplexing`).
+ *
  * Besides the request pools, two more Agents with the same connection settings:
  * - health checks get their own, so a check never queues behind traffic for a pool slot and
  *   each check opens a fresh connection (it asks for `reset`), proving the target still accepts
@@ -19,7 +21,8 @@ import { Agent, Client, Pool, type Dispatcher } from 'undici';
 import type { ResolvedPool, ResolvedTls } from '../config/normalize-config.js';
 import { socketRouteOf } from '../routing/target-address.js';
 import type { DispatcherLike } from '../types.js';
-import { createConnector, targetServername, type ConnectorOptions } from './connector.js';
+import type { Socket } from 'node:net';
+import { createConnector, targetServername, type Connector, type ConnectorOptions } from './connector.js';
 
 export interface Pools {
   readonly dispatcher: Dispatcher;
@@ -47,14 +50,49 @@ export interface PoolSettings {
   readonly dispatcher: DispatcherLike | undefined;
 }
 
+/**
+ * Requests one HTTP/2 connection carries at once: undici's default for a peer's
+ * `SETTINGS_MAX_CONCURRENT_STREAMS` (and its `H2CClient`'s), which Node's servers accept.
+ */
+const H2_STREAMS = 100;
+
+type ClientFactory = (origin: URL, options: Client.Options) => Client;
+
+/**
+ * With `http2`, whether a connection speaks HTTP/2 is only known once ALPN is done, and undici
+ * then still limits it to `pipelining` requests at a time, which must stay 1 for HTTP/1.1 (no
+ * pipelining). So the pool's connector notes the protocol of the connection it hands over, and
+ * each client, on its `connect` event (emitted synchronously inside that hand-over), lets an
+ * HTTP/2 connection carry {@link H2_STREAMS} requests and keeps HTTP/1.1 at `pipelining`.
+ */
+function multiplexing(connect: Connector, pipelining: number): { connect: Connector; factory: ClientFactory } {
+  let h2 = false;
+  return {
+    connect(params, callback) {
+      connect(params, (err, socket) => {
+        h2 = (socket as (Socket & { alpnProtocol?: string | false }) | null)?.alpnProtocol === 'h2';
+        callback(err, socket);
+      });
+    },
+    factory(origin, options) {
+      const client = new Client(origin, options);
+      client.on('connect', () => {
+        client.pipelining = h2 ? H2_STREAMS : pipelining;
+      });
+      return client;
+    },
+  };
+}
+
 /** An Agent whose pools connect through our connector: to the origin, or to its Unix socket. */
 function createAgent(s: PoolSettings, http2: boolean, connections: number | null): Agent {
-  const connector: ConnectorOptions = { tls: s.tls, timeout: s.connectTimeout, http2 };
-  const tcp = createConnector(connector);
+  const settings: ConnectorOptions = { tls: s.tls, timeout: s.connectTimeout, http2 };
+  const tcp = createConnector(settings);
+  // pipelining 0 is undici's "no keep-alive"; 1 keeps connections without pipelining.
+  const pipelining = s.pool.keepAlive ? 1 : 0;
   return new Agent({
     connections,
-    // pipelining 0 is undici's "no keep-alive"; 1 keeps connections without pipelining.
-    pipelining: s.pool.keepAlive ? 1 : 0,
+    pipelining,
     keepAliveTimeout: s.pool.keepAliveMsecs,
     keepAliveMaxTimeout: Math.max(s.pool.keepAliveMsecs, 1),
     allowH2: http2,
@@ -63,10 +101,19 @@ function createAgent(s: PoolSettings, http2: boolean, connections: number | null
     // Called once per origin: the connector (TCP, or this origin's socket) is fixed for the pool's life.
     factory(origin, options) {
       const socket = socketRouteOf(String(origin));
-      const connect = (socket === undefined ? tcp : createConnector({ ...connector, socket })) as unknown as Agent.Options['connect'];
-      const opts: Pool.Options = { ...(options as Pool.Options), connect };
+      const connector = socket === undefined ? tcp : createConnector({ ...settings, socket });
+      // Multiplexing needs keep-alive: without it each connection closes after one request.
+      const mux = http2 && pipelining > 0 ? multiplexing(connector, pipelining) : undefined;
+      const opts: Pool.Options = {
+        ...(options as Pool.Options),
+        connect: (mux?.connect ?? connector) as unknown as Pool.Options['connect'],
+        ...(mux === undefined ? {} : { factory: mux.factory as unknown as Pool.Options['factory'] }),
+      };
       // undici's own default factory: one connection needs no pool around it.
-      return opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
+      if (opts.connections === 1) {
+        return mux === undefined ? new Client(origin, opts) : mux.factory(new URL(String(origin)), opts);
+      }
+      return new Pool(origin, opts);
     },
   });
 }

@@ -162,6 +162,53 @@ describe('bodies stream both ways over HTTP/2', () => {
   });
 });
 
+describe('connections', () => {
+  /** Holds requests until `n` are in flight at once, then answers them all. */
+  function holdUntil(n: number): { handler: (req: { url?: string }, res: { end(body: string): void }) => void; maxActive: () => number } {
+    let active = 0;
+    let maxActive = 0;
+    const held: Array<() => void> = [];
+    return {
+      handler(req, res) {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        held.push(() => {
+          active--;
+          res.end('ok');
+        });
+        if (held.length === n || req.url === '/first') for (const release of held.splice(0)) release();
+      },
+      maxActive: () => maxActive,
+    };
+  }
+
+  it('concurrent requests share one HTTP/2 connection (multiplexed, not one connection per request)', async () => {
+    const hold = holdUntil(10);
+    const up = await h2Upstream(hold.handler);
+    let sessions = 0;
+    up.server.on('session', () => sessions++);
+    const { front } = await serve({ targets: up.url });
+    expect((await sendText(`${front.url}/api/first`)).status).toBe(200);
+    const replies = await Promise.all(Array.from({ length: 10 }, () => sendText(`${front.url}/api/x`)));
+    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(hold.maxActive()).toBe(10);
+    expect(sessions).toBe(1);
+  });
+
+  it('an HTTP/1.1 upstream behind http2: true gets one request per connection at a time (no pipelining)', async () => {
+    const hold = holdUntil(3);
+    const server = https.createServer({ key: certs.server.key, cert: certs.server.cert }, hold.handler);
+    const up = track(await serveOnLoopback(server));
+    const { front } = await serve({ targets: `https://localhost:${up.port}` });
+    expect((await sendText(`${front.url}/api/first`)).status).toBe(200);
+    const replies = await Promise.all(Array.from({ length: 3 }, () => sendText(`${front.url}/api/x`)));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+    // Pipelined requests would reach a Node server one at a time, on one connection.
+    expect(hold.maxActive()).toBe(3);
+    expect(up.connections()).toBe(3);
+  });
+});
+
 describe('hop-by-hop and pseudo-headers over HTTP/2', () => {
   it('the upstream gets no connection-specific header and only the four request pseudo-headers, first; the client gets no pseudo-header', async () => {
     let rawHeaders: string[] = [];
