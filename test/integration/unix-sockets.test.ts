@@ -6,16 +6,18 @@
  * WebSocket upgrades, `stats()`, and the config errors.
  */
 import type { IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
+import { generateCerts } from '../helpers/certs.js';
 import { sendText } from '../helpers/client.js';
 import { exactMessage, expectConfigError } from '../helpers/config-error.js';
 import { useCleanup } from '../helpers/lifecycle.js';
-import { listen, type Listening } from '../helpers/listen.js';
+import { closeServer, listen, listenOnSocket, trackSockets, type Listening } from '../helpers/listen.js';
 import { until } from '../helpers/poll.js';
 import { socketDir, type SocketDir } from '../helpers/socket-dir.js';
 import { startUpstream, type EchoResponse, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
@@ -127,6 +129,24 @@ describe('Unix-socket targets', () => {
     const front = track(await listen(express().use(mw)));
     expect((await sendText(`${front.url}/x`)).status).toBe(502);
     expect(errors[0]).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', connected: false, message: `no such socket: upstream ${d.path('missing')}` });
+  });
+});
+
+describe('TLS over the socket', () => {
+  it('an https: url speaks TLS over the socket and verifies the url’s host name', async () => {
+    const certs = await generateCerts();
+    defer(() => certs.cleanup());
+    const d = await dir();
+    const server = https.createServer({ key: certs.server.key, cert: certs.server.cert }, (req, res) => res.end(`tls ${req.headers.host}`));
+    const { sockets } = trackSockets(server);
+    await listenOnSocket(server, d.path('tls'));
+    defer(() => closeServer(server, sockets));
+
+    const good = await serve({ targets: { url: 'https://localhost', socketPath: d.path('tls') }, tls: { ca: certs.ca } });
+    expect(await good.get()).toMatchObject({ status: 200, body: 'tls localhost' });
+    // The certificate names localhost and 127.0.0.1 only.
+    const wrong = await serve({ targets: { url: 'https://wrong.example', socketPath: d.path('tls') }, tls: { ca: certs.ca } });
+    expect((await wrong.get()).status).toBe(502);
   });
 });
 
