@@ -127,7 +127,7 @@ export interface HealthCheckOptions {
   interval?: number;
   /** Milliseconds before a check counts as failed. @default 5000 */
   timeout?: number;
-  /** Port to check instead of the target's own. @default the target's port */
+  /** Port to check instead of the target's own (a Unix-socket target is checked over its socket). @default the target's port */
   port?: number;
   /** Statuses that count as healthy. @default any 2xx */
   expectStatus?: number[];
@@ -351,11 +351,16 @@ export interface ProxyConfig<Req extends IncomingMessage = IncomingMessage, Res 
   /**
    * Your own undici `Dispatcher` (an `Agent` with custom `connect` options, a `ProxyAgent` for
    * egress through a forward proxy, a `MockAgent` in tests) instead of the middleware's pools;
-   * `pool`, `tls` and `http2` then do not apply, and `close()` leaves it open. Replaces the 0.1
+   * `pool`, `tls` and `http2` then do not apply, and `close()` leaves it open; health checks
+   * are sent through it too, and Unix-socket targets cannot be used with it. Replaces the 0.1
    * `agent` option. @default none (the middleware's own pools)
    */
   dispatcher?: DispatcherLike;
-  /** `https:` targets may negotiate HTTP/2 by ALPN; the client side is unchanged. @default false */
+  /**
+   * `https:` targets may negotiate HTTP/2 by ALPN (one connection then carries up to 100
+   * requests at once; health checks use it too, WebSocket upgrades stay on HTTP/1.1); the
+   * client side is unchanged. `http:` targets always get HTTP/1.1 (no h2c). @default false
+   */
   http2?: boolean;
   /** TLS settings for `https:` and `wss:` targets. @default `{ verify: true }` */
   tls?: TlsOptions;
