@@ -11,11 +11,9 @@ import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
 import express from 'express';
 import { Agent, H2CClient } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { proxy, type ProxyConfig, type ProxyError, type ProxyMiddleware } from '../../src/index.js';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
 import { readReply, sendText } from '../helpers/client.js';
@@ -24,6 +22,7 @@ import { useCleanup } from '../helpers/lifecycle.js';
 import { listen, serveOnLoopback, type Listening } from '../helpers/listen.js';
 import { until } from '../helpers/poll.js';
 import { deferred, generated, MiB, patternChunk } from '../helpers/streams.js';
+import { answerWebSockets, webSocketRoundTrip } from '../helpers/websocket.js';
 
 const { track, defer } = useCleanup();
 
@@ -365,26 +364,11 @@ describe('what an HTTP/2-enabled proxy does with other upstreams', () => {
 
   it('ws: true beside http2: true: the WebSocket handshake goes over HTTP/1.1 to a server that also offers h2', async () => {
     const up = await h2Upstream((_req, res) => res.end('http'), { allowHTTP1: true });
-    const wss = new WebSocketServer({ noServer: true });
-    defer(() => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-    });
-    up.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data: RawData) => ws.send(`${req.httpVersion} ${data.toString()}`)));
-    });
+    track(answerWebSockets(up.server, (req, text) => `${req.httpVersion} ${text}`));
     const mw = track(proxy({ targets: up.url, http2: true, tls: { ca: certs.ca }, ws: true }));
     const front = track(await listen(express().use(mw)));
     front.server.on('upgrade', mw.upgrade);
-    const client = new WebSocket(`${front.url.replace('http:', 'ws:')}/chat`);
-    defer(() => client.terminate());
-    await new Promise<void>((resolve, reject) => {
-      client.once('open', resolve);
-      client.once('error', reject);
-    });
-    const answer = new Promise<string>((resolve) => client.once('message', (data: RawData) => resolve(data.toString())));
-    client.send('hi');
-    expect(await answer).toBe('1.1 hi');
+    expect(await webSocketRoundTrip(`${front.url.replace('http:', 'ws:')}/chat`, 'hi')).toBe('1.1 hi');
     // Plain requests to the same target still use HTTP/2.
     expect((await sendText(`${front.url}/x`)).body).toBe('http');
     expect(up.seen.at(-1)?.httpVersion).toBe('2.0');

@@ -5,13 +5,10 @@
  * balancing, retries and passive health on a missing socket, active checks over the socket,
  * WebSocket upgrades, `stats()`, and the config errors.
  */
-import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { Duplex } from 'node:stream';
 import express from 'express';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { proxy, type ProxyConfig, type ProxyMiddleware } from '../../src/index.js';
 import { generateCerts } from '../helpers/certs.js';
 import { sendText } from '../helpers/client.js';
@@ -21,6 +18,7 @@ import { closeServer, listen, listenOnSocket, trackSockets, type Listening } fro
 import { until } from '../helpers/poll.js';
 import { socketDir, type SocketDir } from '../helpers/socket-dir.js';
 import { startUpstream, type EchoResponse, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
+import { answerWebSockets, webSocketRoundTrip } from '../helpers/websocket.js';
 
 const { track, defer } = useCleanup();
 
@@ -199,29 +197,12 @@ describe('WebSocket upgrades over the socket', () => {
   it('ws: true tunnels an upgrade to a socket target, with its Host and prefix', async () => {
     const d = await dir();
     const up = await onSocket(d, 'ws');
-    const wss = new WebSocketServer({ noServer: true });
-    defer(() => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-    });
-    up.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('message', (data: RawData) => ws.send(`${req.headers.host} ${req.url} ${data.toString()}`));
-      });
-    });
+    track(answerWebSockets(up.server, (req, text) => `${req.headers.host} ${req.url} ${text}`));
     const mw = track(proxy({ targets: { url: 'ws://chat.internal/rooms', socketPath: d.path('ws') }, ws: true }));
     const front = track(await listen(express().use(mw)));
     front.server.on('upgrade', mw.upgrade);
-
-    const client = new WebSocket(`${front.url.replace('http:', 'ws:')}/lobby?x=1`);
-    defer(() => client.terminate());
-    await new Promise<void>((resolve, reject) => {
-      client.once('open', resolve);
-      client.once('error', reject);
-    });
-    const answer = new Promise<string>((resolve) => client.once('message', (data: RawData) => resolve(data.toString())));
-    client.send('hello');
-    expect(await answer).toBe('chat.internal /rooms/lobby?x=1 hello');
+    const answer = await webSocketRoundTrip(`${front.url.replace('http:', 'ws:')}/lobby?x=1`, 'hello');
+    expect(answer).toBe('chat.internal /rooms/lobby?x=1 hello');
     expect(mw.stats()[0]).toMatchObject({ name: d.path('ws'), requests: 1, statuses: { 101: 1 } });
   });
 });
