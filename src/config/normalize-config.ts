@@ -270,10 +270,6 @@ function resolveRetrying(config: ProxyConfig): { retries: number; tryDuration: n
 }
 
 /**
- * Validates `config` and returns the resolved form.
- * @throws ConfigError naming the option at fault (`switchyard: <option> <problem>, e.g. …`).
- */
-/**
  * Unix-socket targets are dialled by the middleware's own pools (transport/pools.ts); a user's
  * `dispatcher` would be handed an origin that stands for the socket and fail every request.
  */
@@ -288,6 +284,10 @@ function rejectSocketTargets(targets: readonly ProxyTarget[]): void {
   );
 }
 
+/**
+ * Validates `config` and returns the resolved form.
+ * @throws ConfigError naming the option at fault (`switchyard: <option> <problem>, e.g. …`).
+ */
 export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
   const raw: unknown = config;
   if (!isPlainObject(raw)) {
