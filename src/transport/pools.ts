@@ -71,7 +71,13 @@ function multiplexing(connect: Connector, pipelining: number): { connect: Connec
     connect(params, callback) {
       connect(params, (err, socket) => {
         h2 = (socket as (Socket & { alpnProtocol?: string | false }) | null)?.alpnProtocol === 'h2';
-        callback(err, socket);
+        try {
+          callback(err, socket);
+        } finally {
+          // Should undici ever emit `connect` later, the client falls back to one request at a
+          // time (never HTTP/1.1 pipelining).
+          h2 = false;
+        }
       });
     },
     factory(origin, options) {
