@@ -35,7 +35,7 @@ export function proxy<Req extends IncomingMessage = IncomingMessage, Res extends
   const handle = createRequestHandler(deps, state);
   // ws off: nothing is created, and an upgrade is answered 501 (see docs/websockets.md).
   const tunnels = cfg.ws ? createSocketRegistry() : undefined;
-  const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, cfg.tls);
+  const active = cfg.healthCheck === undefined ? undefined : startActiveHealth(cfg.balancer, cfg.healthCheck, pools);
   const discovery = cfg.discover === undefined ? undefined : startDiscovery(cfg.balancer, cfg.discover);
   // What the host mounts; `mw.upgrade` looks for this function in the app to find its mount path.
   const entry = discovery === undefined ? handle : afterFirstLookup(discovery, handle);

@@ -19,9 +19,19 @@ export interface TargetObject {
   weight?: number;
   /** Anything you want to carry with the target (read back from `res.locals.target.meta`). @default {} */
   meta?: Record<string, unknown>;
+  /**
+   * A Unix domain socket to connect to instead of the URL's host and port, e.g.
+   * `'/run/app.sock'`; `url` still gives the `Host` header, the scheme (TLS or not) and the
+   * path prefix. When set, `name` defaults to this path. @default none (TCP to the URL's host)
+   */
+  socketPath?: string;
 }
 
-/** An upstream as a URL string (`'http://127.0.0.1:3001/prefix'`), a `URL`, or a {@link TargetObject}. */
+/**
+ * An upstream as a URL string (`'http://127.0.0.1:3001/prefix'`), a `URL`, a Unix socket
+ * as `'unix:/run/app.sock'` (short for `{ url: 'http://localhost', socketPath: '/run/app.sock' }`),
+ * or a {@link TargetObject}.
+ */
 export type TargetInput = string | URL | TargetObject;
 
 /** A live upstream. `ProxyTarget` is the one word switchyard uses for an upstream. */
@@ -35,6 +45,8 @@ export interface ProxyTarget {
   readonly healthy: boolean;
   /** Requests in flight to this target right now. */
   readonly active: number;
+  /** The Unix socket this target is reached through, when it is one. */
+  readonly socketPath?: string | undefined;
 }
 
 /**
@@ -115,7 +127,7 @@ export interface HealthCheckOptions {
   interval?: number;
   /** Milliseconds before a check counts as failed. @default 5000 */
   timeout?: number;
-  /** Port to check instead of the target's own. @default the target's port */
+  /** Port to check instead of the target's own (a Unix-socket target is checked over its socket). @default the target's port */
   port?: number;
   /** Statuses that count as healthy. @default any 2xx */
   expectStatus?: number[];
@@ -368,11 +380,16 @@ export interface ProxyConfig<Req extends IncomingMessage = IncomingMessage, Res 
   /**
    * Your own undici `Dispatcher` (an `Agent` with custom `connect` options, a `ProxyAgent` for
    * egress through a forward proxy, a `MockAgent` in tests) instead of the middleware's pools;
-   * `pool`, `tls` and `http2` then do not apply, and `close()` leaves it open. Replaces the 0.1
+   * `pool`, `tls` and `http2` then do not apply, and `close()` leaves it open; health checks
+   * are sent through it too, and Unix-socket targets cannot be used with it. Replaces the 0.1
    * `agent` option. @default none (the middleware's own pools)
    */
   dispatcher?: DispatcherLike;
-  /** `https:` targets may negotiate HTTP/2 by ALPN; the client side is unchanged. @default false */
+  /**
+   * `https:` targets may negotiate HTTP/2 by ALPN (one connection then carries up to 100
+   * requests at once; health checks use it too, WebSocket upgrades stay on HTTP/1.1); the
+   * client side is unchanged. `http:` targets always get HTTP/1.1 (no h2c). @default false
+   */
   http2?: boolean;
   /** TLS settings for `https:` and `wss:` targets. @default `{ verify: true }` */
   tls?: TlsOptions;

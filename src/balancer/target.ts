@@ -32,11 +32,21 @@ export interface LiveTarget extends ProxyTarget, TargetCounters {
   active: number;
   /** Smooth weighted round robin's running weight (nginx `current_weight`). */
   currentWeight: number;
+  readonly socketPath: string | undefined;
 }
 
 const EXAMPLE = "'http://127.0.0.1:3001'";
 const PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https:', 'ws:', 'wss:']);
-const OBJECT_KEYS: readonly string[] = ['url', 'name', 'weight', 'meta'];
+const OBJECT_KEYS: readonly string[] = ['url', 'name', 'weight', 'meta', 'socketPath'];
+const SOCKET_EXAMPLE = "{ url: 'http://app', socketPath: '/run/app.sock' }";
+/**
+ * The string form of a Unix-socket target, `'unix:/run/app.sock'`: everything after `unix:` is
+ * the path, taken literally (no percent-decoding, colons allowed), so the form needs no escaping
+ * rules of its own. Host, prefix and TLS need the object form.
+ */
+const UNIX_SCHEME = 'unix:';
+/** The URL a `'unix:/path'` target stands for: the Host most local servers accept, no prefix. */
+const UNIX_URL = 'http://localhost';
 
 /** Brands targets we created, so a custom balancer's look-alike objects are never mistaken for ours. */
 const LIVE = Symbol('switchyard.liveTarget');
@@ -59,6 +69,7 @@ function redact(text: string): string {
 
 /** `localhost:3001` parses as scheme `localhost:`; suggest the URL the user almost certainly meant. */
 function schemeHint(text: string): string {
+  if (text.startsWith(UNIX_SCHEME)) return ` (a Unix socket goes in socketPath, e.g. ${SOCKET_EXAMPLE})`;
   return text.includes('://') || text.startsWith('/') || text === '' ? '' : ` (did you mean ${redact(`http://${text}`)}?)`;
 }
 
@@ -78,6 +89,11 @@ function parseUrl(value: unknown, option: string): URL {
     }
   } else {
     throw configError(option, `must be a URL string or a URL, got ${describeValue(value)}`, EXAMPLE);
+  }
+  // got's and nginx's `http://unix:/run/app.sock:/prefix` parses as host `unix`: refuse it
+  // rather than dial a host of that name.
+  if (/^[a-z]+:\/\/unix:\//i.test(text)) {
+    throw configError(option, `names a Unix socket in the http://unix:/path form, got ${redact(text)}; write 'unix:/path' or { url, socketPath }`, SOCKET_EXAMPLE);
   }
   if (!PROTOCOLS.has(url.protocol)) {
     throw configError(option, `must use http:, https:, ws: or wss:, got ${redact(text)}${schemeHint(text)}`, EXAMPLE);
@@ -100,6 +116,15 @@ function parseUrl(value: unknown, option: string): URL {
   return url;
 }
 
+/** A socket path: a non-empty string without NUL (which the OS would cut the path at). */
+function checkSocketPath(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    const got = typeof value === 'string' ? JSON.stringify(value) : describeValue(value);
+    throw configError(option, `must be a non-empty path to a Unix socket (absolute is best: a relative one is resolved from the process's working directory), got ${got}`, SOCKET_EXAMPLE);
+  }
+  return value;
+}
+
 /**
  * Validates a {@link TargetInput} and creates its live target.
  * @param option the option named in error messages, e.g. `'targets[1]'`.
@@ -110,7 +135,11 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
   let name: unknown;
   let weight: unknown = 1;
   let meta: unknown;
-  if (typeof input === 'string' || input instanceof URL) {
+  let socketPath: string | undefined;
+  if (typeof input === 'string' && input.startsWith(UNIX_SCHEME)) {
+    socketPath = checkSocketPath(input.slice(UNIX_SCHEME.length), option);
+    url = new URL(UNIX_URL);
+  } else if (typeof input === 'string' || input instanceof URL) {
     url = parseUrl(input, option);
   } else if (isPlainObject(input)) {
     for (const key of Object.keys(input)) {
@@ -120,8 +149,9 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     name = input.name;
     weight = input.weight ?? 1;
     meta = input.meta;
+    if (input.socketPath !== undefined) socketPath = checkSocketPath(input.socketPath, `${option}.socketPath`);
   } else {
-    throw configError(option, `must be a URL string, a URL or { url, name?, weight?, meta? }, got ${describeValue(input)}`, EXAMPLE);
+    throw configError(option, `must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got ${describeValue(input)}`, EXAMPLE);
   }
   if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
     throw configError(`${option}.name`, `must be a non-empty string, got ${describeValue(name)}`, `{ url: ${EXAMPLE}, name: 'api-1' }`);
@@ -135,7 +165,8 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
   // Every target gets the same property order, so V8 keeps one shape for all of them.
   const target: LiveTarget = withMetrics({
     url,
-    name: name ?? url.host,
+    // A socket path says which upstream it is; the Host of socket targets is often the same.
+    name: name ?? socketPath ?? url.host,
     weight,
     // Kept by reference (never written to) so `res.locals.target.meta` is the user's own object.
     meta: meta ?? {},
@@ -146,6 +177,7 @@ export function createTarget(input: TargetInput, option = 'targets'): LiveTarget
     statuses: {},
     maxConns: DEFAULTS.maxConns,
     currentWeight: 0,
+    socketPath,
   });
   Object.defineProperty(target, LIVE, { value: true });
   return target;

@@ -23,6 +23,7 @@ import type {
   OnRequest,
   PoolOptions,
   ProxyConfig,
+  ProxyTarget,
   RetryFilter,
   TargetInput,
   TlsOptions,
@@ -287,6 +288,21 @@ function resolveRetrying(config: ProxyConfig): { retries: number; tryDuration: n
 }
 
 /**
+ * Unix-socket targets are dialled by the middleware's own pools (transport/pools.ts); a user's
+ * `dispatcher` would be handed an origin that stands for the socket and fail every request.
+ */
+function rejectSocketTargets(targets: readonly ProxyTarget[]): void {
+  if (!Array.isArray(targets)) return;
+  const i = targets.findIndex((t) => t.socketPath !== undefined);
+  if (i === -1) return;
+  throw configError(
+    `targets[${i}].socketPath`,
+    'cannot be used with the dispatcher option: socket targets are connected by the middleware\'s own pools',
+    "an undici Agent with connect: { socketPath: '/run/app.sock' } as the dispatcher, and a plain { url } target",
+  );
+}
+
+/**
  * Validates `config` and returns the resolved form.
  * @throws ConfigError naming the option at fault (`switchyard: <option> <problem>, e.g. …`).
  */
@@ -343,6 +359,7 @@ export function normalizeConfig(config: ProxyConfig): ResolvedConfig {
     ws: booleanOption('ws', config.ws, DEFAULTS.ws),
     discover,
   });
+  if (resolved.dispatcher !== undefined) rejectSocketTargets(balancer.targets);
   // Only once the whole config is valid: a user's balancer instance is not touched by a
   // proxy() call that throws.
   trustForwardedProto(balancer, isTrusted);

@@ -19,6 +19,9 @@ const REASONS: Readonly<Record<string, string>> = Object.freeze({
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   ETIMEDOUT: 'connection timed out',
+  // A Unix-socket target whose socket file is missing, or not ours to open.
+  ENOENT: 'no such socket',
+  EACCES: 'socket permission denied',
   UND_ERR_SOCKET: 'connection closed by upstream',
   UND_ERR_CLOSED: 'the proxy was closed',
   UND_ERR_DESTROYED: 'the proxy was closed',

@@ -46,6 +46,15 @@ const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_VALUE_CHARS = /[^\t\x20-\x7e\x80-\xff]/g;
 
 /**
+ * Request headers a `headers` rule may not set (removing them is fine): they frame or upgrade
+ * one connection, so the transport owns them. undici refuses the first three outright (every
+ * request would fail), and Node's HTTP/2 client throws on all of them (`te` but `trailers`),
+ * which with `http2` would fail every request too. `connection` stays settable: undici reads
+ * `close` from it and never forwards it.
+ */
+const TRANSPORT_HEADERS: ReadonlySet<string> = new Set(['transfer-encoding', 'keep-alive', 'upgrade', 'proxy-connection', 'http2-settings', 'te']);
+
+/**
  * Removes every character Node refuses in a header value (CR, LF, NUL and other control
  * characters except tab, DEL, and anything above U+00FF), so a value taken from the request
  * (`{header.X}`, `{param.X}`, a function's result) can neither inject a header nor make the
@@ -86,6 +95,9 @@ export function compileHeaderRules(
       throw configError(option, `lists '${earlier}' and '${spelled}'; header names are case-insensitive, keep one`);
     }
     seen.set(name, spelled);
+    if (option === 'headers' && value !== null && TRANSPORT_HEADERS.has(name) && !(name === 'te' && value === 'trailers')) {
+      throw configError(label, 'is a hop-by-hop header the transport manages per connection; it cannot be set on upstream requests (null removes it)');
+    }
     if (value === null) {
       remove.push(name);
     } else if (typeof value === 'function') {

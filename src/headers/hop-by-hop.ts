@@ -2,6 +2,9 @@
  * Hop-by-hop headers describe one connection, not the message, so a proxy must not forward
  * them (RFC 9110 §7.6.1; RFC 7230 §6.1). `proxy-connection` is not in the RFC but old clients
  * still send it, and the proxy-auth pair is for this proxy, never the upstream.
+ * `http2-settings` belongs to an h2c upgrade of one connection (RFC 7540 §3.2.1) and is
+ * connection-specific in HTTP/2: Node's HTTP/2 client throws on it (and on the others here),
+ * so one stray `HTTP2-Settings` from a client must never reach an HTTP/2 upstream.
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -13,6 +16,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
   'proxy-authorization',
   'proxy-authenticate',
+  'http2-settings',
 ]);
 
 // Nearly every Connection header is one of these; they list nothing beyond HOP_BY_HOP.

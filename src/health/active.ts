@@ -5,9 +5,8 @@
  * aborted). A target whose previous check is still running is skipped for that round, so
  * checks of one target never overlap. The first round starts at once.
  */
-import type { ResolvedTls } from '../config/normalize-config.js';
 import type { Balancer, ProxyTarget } from '../types.js';
-import { checkTarget, type CheckOptions, type RunningCheck } from './check-target.js';
+import { checkTarget, type CheckOptions, type CheckTransport, type RunningCheck } from './check-target.js';
 import { createStreak, recordResult, type CheckStreak } from './check-streak.js';
 import { markDown, markUp } from './target-health.js';
 
@@ -38,7 +37,7 @@ interface TargetCheckState {
 }
 
 /** Starts checking every target of `balancer`; the first round is sent before this returns. */
-export function startActiveHealth(balancer: Balancer, settings: HealthCheckSettings, tls: ResolvedTls): ActiveHealth {
+export function startActiveHealth(balancer: Balancer, settings: HealthCheckSettings, transport: CheckTransport): ActiveHealth {
   const states = new Map<ProxyTarget, TargetCheckState>();
   let closing: Promise<void> | undefined;
 
@@ -49,7 +48,7 @@ export function startActiveHealth(balancer: Balancer, settings: HealthCheckSetti
   }
 
   function check(target: ProxyTarget, state: TargetCheckState): void {
-    state.running = checkTarget(target, settings, tls, (passed) => {
+    state.running = checkTarget(target, settings, transport, (passed) => {
       state.running = undefined;
       // Closed, or the target was removed meanwhile: its verdict no longer matters.
       if (closing !== undefined || states.get(target) !== state) return;

@@ -1,29 +1,33 @@
 /**
- * One active health check: `GET path` on one target over its own short-lived connection
- * (`agent: false`, never the proxy's pool, so a check neither waits behind traffic nor keeps
- * a pooled socket busy). The body is read and discarded; the whole exchange, body included,
- * must finish within `timeout` or the request is destroyed and the check fails.
+ * One active health check: `GET path` on one target through the middleware's own transport
+ * (transport/pools.ts `checks`), so a check connects exactly as requests do: the same TLS
+ * settings, HTTP/2 by ALPN when `http2` is on (an HTTP/2-only upstream can be checked), and the
+ * target's Unix socket. The checks have an Agent of their own and ask for the connection to be
+ * closed after each check, so a check neither waits behind traffic for a pool slot nor leaves a
+ * socket behind. The body is read and discarded; the whole exchange, body included, must
+ * finish within `timeout` or the request is aborted and the check fails.
  */
-import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import https from 'node:https';
-import type { ResolvedTls } from '../config/normalize-config.js';
-import { targetAddress } from '../routing/target-address.js';
-import { lookupLocalhost } from '../transport/connector.js';
+import type { Dispatcher } from 'undici';
+import { targetAddress, type TargetAddress } from '../routing/target-address.js';
+import type { Pools } from '../transport/pools.js';
 import type { ProxyTarget } from '../types.js';
 
 /** What one check needs to know (a subset of the resolved `healthCheck` settings). */
 export interface CheckOptions {
   readonly path: string;
   readonly timeout: number;
-  /** Port to connect to instead of the target's own. */
+  /** Port to connect to instead of the target's own (TCP targets only). */
   readonly port: number | undefined;
   /** Statuses that pass; `undefined` means any 2xx. */
   readonly expectStatus: ReadonlySet<number> | undefined;
 }
 
+/** What a check is sent through: the pools' `checks` dispatcher and their SNI names. */
+export type CheckTransport = Pick<Pools, 'checks' | 'servername'>;
+
 /** A check in flight. */
 export interface RunningCheck {
-  /** Destroys the request; resolves once its connection is closed. */
+  /** Aborts the request; resolves once it has settled. */
   abort(): Promise<void>;
 }
 
@@ -33,29 +37,42 @@ function passes(status: number, expect: ReadonlySet<number> | undefined): boolea
   return expect === undefined ? status >= 200 && status < 300 : expect.has(status);
 }
 
-function requestOptions(target: ProxyTarget, opts: CheckOptions, tls: ResolvedTls): { secure: boolean; options: RequestOptions } {
-  const url = target.url;
-  const secure = targetAddress(target).secure;
-  const options: RequestOptions & https.RequestOptions = {
+/** The origin checked: the target's own, or the same host on `port` (a socket target has no port to change). */
+function checkOrigin(address: TargetAddress, port: number | undefined, url: URL): string {
+  if (port === undefined || address.socketPath !== undefined) return address.origin;
+  return `${address.secure ? 'https' : 'http'}://${url.hostname}:${port}`;
+}
+
+/** undici reads `servername` from every request (see dispatch.ts); its request() types just omit it. */
+type CheckRequest = Dispatcher.RequestOptions & { servername: string };
+
+function requestOptions(target: ProxyTarget, opts: CheckOptions, transport: CheckTransport, signal: AbortSignal): CheckRequest {
+  const address = targetAddress(target);
+  return {
+    origin: checkOrigin(address, opts.port, target.url),
     method: 'GET',
-    // `[::1]` in a URL is `::1` on the wire.
-    hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: opts.port ?? (url.port === '' ? (secure ? 443 : 80) : Number(url.port)),
     // The path is the target's origin-relative path: the target URL's prefix is not added.
     path: opts.path,
     // The same Host the proxied requests carry, so virtual-hosted upstreams answer as usual.
-    headers: { host: url.host, 'user-agent': USER_AGENT, accept: '*/*' },
-    agent: false,
-    lookup: lookupLocalhost,
+    headers: { host: address.host, 'user-agent': USER_AGENT, accept: '*/*' },
+    servername: transport.servername(address.hostname),
+    // A fresh connection per check (HTTP/1.1; an HTTP/2 session is shared by its streams).
+    reset: true,
+    signal,
+    // The check's own timer covers the whole exchange.
+    headersTimeout: 0,
+    bodyTimeout: 0,
   };
-  if (secure) {
-    options.rejectUnauthorized = tls.verify;
-    if (tls.ca !== undefined) options.ca = tls.ca;
-    if (tls.cert !== undefined) options.cert = tls.cert;
-    if (tls.key !== undefined) options.key = tls.key;
-    if (tls.servername !== undefined) options.servername = tls.servername === false ? '' : tls.servername;
+}
+
+/** Reads a response body to its end; resolves whether it ended whole. */
+async function drained(body: Dispatcher.ResponseData['body']): Promise<boolean> {
+  try {
+    for await (const chunk of body) void chunk;
+    return true;
+  } catch {
+    return false;
   }
-  return { secure, options };
 }
 
 /**
@@ -65,44 +82,43 @@ function requestOptions(target: ProxyTarget, opts: CheckOptions, tls: ResolvedTl
 export function checkTarget(
   target: ProxyTarget,
   opts: CheckOptions,
-  tls: ResolvedTls,
+  transport: CheckTransport,
   done: (passed: boolean) => void,
 ): RunningCheck {
-  let settled = false;
-  let timer: NodeJS.Timeout | undefined;
-  const finish = (passed: boolean): void => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    done(passed);
-  };
-  let req: ClientRequest;
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  let settled: Promise<void>;
+  const timer = setTimeout(abort, opts.timeout);
+  // Like the interval, a check's timer never keeps the process alive on its own.
+  timer.unref();
   try {
-    const { secure, options } = requestOptions(target, opts, tls);
-    req = (secure ? https : http).request(options);
+    settled = transport.checks
+      .request(requestOptions(target, opts, transport, controller.signal))
+      .then(async (res) => {
+        const ok = passes(res.statusCode, opts.expectStatus);
+        // Read even a failing answer to its end, so its connection is released.
+        return (await drained(res.body)) && ok;
+      })
+      .then(
+        (passed) => {
+          clearTimeout(timer);
+          done(passed && !controller.signal.aborted);
+        },
+        () => {
+          clearTimeout(timer);
+          done(false);
+        },
+      );
   } catch {
     // A target the request cannot even be built for (a custom balancer's odd URL) fails its check.
-    process.nextTick(finish, false);
-    return { abort: () => Promise.resolve() };
+    clearTimeout(timer);
+    process.nextTick(done, false);
+    settled = Promise.resolve();
   }
-  const closed = new Promise<void>((resolve) => req.once('close', resolve));
-  timer = setTimeout(() => req.destroy(), opts.timeout);
-  timer.unref();
-  req.once('error', () => finish(false));
-  // Like the timers, a check never keeps the process alive on its own.
-  req.once('socket', (socket) => socket.unref());
-  req.once('response', (res: IncomingMessage) => {
-    const ok = passes(res.statusCode ?? 0, opts.expectStatus);
-    // An aborted response emits `error` on some Node versions; `close` decides the result.
-    res.on('error', () => {});
-    res.once('close', () => finish(ok && res.complete));
-    res.resume();
-  });
-  req.end();
   return {
     abort() {
-      req.destroy();
-      return closed;
+      abort();
+      return settled;
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * How a pooled upstream connection is opened: TCP, or TLS with our SNI and verification rules.
- * undici calls this for every new connection of the middleware's own pools.
+ * How a pooled upstream connection is opened: TCP or a Unix socket, plain or TLS with our SNI
+ * and verification rules. undici calls this for every new connection of the middleware's own
+ * pools; whether a pool dials a socket is decided once, when the pool is made (pools.ts).
  *
  * Why our own connector rather than undici's `buildConnector`: undici derives SNI from the
  * request's `Host` header, which `preserveHost` and header rules replace, and has no way to
@@ -11,6 +12,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import net, { isIP, type LookupFunction, type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { ResolvedTls } from '../config/normalize-config.js';
+import type { SocketRoute } from '../routing/target-address.js';
 
 const LOOPBACK: readonly LookupAddress[] = [
   { address: '127.0.0.1', family: 4 },
@@ -68,6 +70,8 @@ export interface ConnectorOptions {
   readonly timeout: number;
   /** Offer HTTP/2 by ALPN on TLS connections. */
   readonly http2: boolean;
+  /** Connect to this Unix socket instead of the origin's host and port. */
+  readonly socket?: SocketRoute | undefined;
 }
 
 /** `[::1]` in a URL is `::1` on the wire. */
@@ -75,17 +79,21 @@ function bareHost(hostname: string): string {
   return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
 }
 
+/** Where to connect: the Unix socket, or the origin's host and port. */
+function address(opts: ConnectorOptions, params: ConnectParams, defaultPort: number): net.NetConnectOpts & tls.ConnectionOptions {
+  if (opts.socket !== undefined) return { path: opts.socket.socketPath };
+  return { host: bareHost(params.hostname), port: Number(params.port || defaultPort), lookup: lookupLocalhost };
+}
+
 function openSocket(opts: ConnectorOptions, params: ConnectParams): Socket {
-  const host = bareHost(params.hostname);
   if (params.protocol !== 'https:') {
-    return net.connect({ host, port: Number(params.port || 80), lookup: lookupLocalhost, noDelay: true });
+    return net.connect({ ...address(opts, params, 80), noDelay: true });
   }
   const t = opts.tls;
-  const servername = targetServername(params.hostname, t.servername);
+  // A socket origin's host name is a stand-in: TLS over a socket verifies the target's own.
+  const servername = targetServername(opts.socket?.hostname ?? params.hostname, t.servername);
   const socket = tls.connect({
-    host,
-    port: Number(params.port || 443),
-    lookup: lookupLocalhost,
+    ...address(opts, params, 443),
     // An empty servername tells Node to send no SNI; identity checks then use `host`.
     servername,
     rejectUnauthorized: t.verify,

@@ -2,8 +2,8 @@
  * Sends one attempt, an HTTP request or a WebSocket upgrade, to one target through undici, and
  * reports how it went to a sink: the response head, body chunks and end (or the upgraded
  * socket), or a failure with its kind and whether the connection was established. It knows
- * nothing of retries, balancing or how the response is written. The only importer of undici's
- * dispatch API besides the pools.
+ * nothing of retries, balancing or how the response is written. The only user of undici's
+ * dispatch API besides the pools (health checks use the pools' `request()`).
  *
  * It implements undici's original handler interface (`onConnect`, `onHeaders`, `onData`, …):
  * undici's core calls exactly these, so no adapter object or parsed header object is made

@@ -117,7 +117,7 @@ export async function runUpgradeAttempts(d: HttpDeps, p: ProxiedRequest, socket:
       if (!p.hostFixed) headerList[HOST_SLOT] = address.host;
       const attempt = new UpgradeAttempt(d, lease, attempts, mayRetry, settle);
       current = attempt;
-      attempt.call = dispatchAttempt(d.pools.dispatcher, d.clock, d.timeouts, {
+      attempt.call = dispatchAttempt(d.pools.upgrades, d.clock, d.timeouts, {
         origin: address.origin,
         method: 'GET',
         path: address.prefix + p.upstreamPath,

@@ -4,6 +4,7 @@ import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../helpers/lifecycle.js';
+import { socketDir } from '../helpers/socket-dir.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { parseScrape } from '../helpers/prometheus.js';
 import { docSnippet, runInProcess } from './in-process.js';
@@ -109,5 +110,29 @@ describe('docs/recipes/metrics.md: /metrics for Prometheus', () => {
       expect(m.value('switchyard_upstream_requests_total', { target })).toBe(2);
       expect(m.value('switchyard_responses_total', { target, status_class: '2xx' })).toBe(2);
     }
+  });
+});
+
+describe('docs/recipes/unix-sockets.md: two socket targets', () => {
+  const snippet = docSnippet('docs/recipes/unix-sockets.md', "socketPath: '/run/app/a.sock'");
+
+  it('balances between the sockets, with Host and prefix from url', async () => {
+    const sockets = track(await socketDir());
+    const a = track(await startUpstream({ name: 'a', socketPath: sockets.path('a') }));
+    const b = track(await startUpstream({ name: 'b', socketPath: sockets.path('b') }));
+    const app = express();
+    await runInProcess(snippet, { app, proxy: proxyFor }, { '/run/app/a.sock': sockets.path('a'), '/run/app/b.sock': sockets.path('b') });
+    const names: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await request(app).get('/api/users?page=2');
+      expect(res.status).toBe(200);
+      names.push((res.body as { name: string }).name);
+    }
+    expect(names).toEqual(['a', 'b', 'a']);
+    expect([...a.requests, ...b.requests].map((r) => [r.url, r.headers.host])).toEqual([
+      ['/v1/users?page=2', 'app.internal'],
+      ['/v1/users?page=2', 'app.internal'],
+      ['/v1/users?page=2', 'app.internal'],
+    ]);
   });
 });

@@ -8,7 +8,8 @@
 // Every server listens on 127.0.0.1 port 0, whatever port the doc shows, and a connection to
 // a port the doc shows goes to the server that asked for it (any other loopback port is
 // refused, and so is any host but loopback: nothing leaves the machine, nothing reaches
-// another program's port).
+// another program's port). A server listening on a Unix socket path keeps its path (a
+// snippet makes it in its own temp dir), and connections to socket paths go through.
 //
 // A comment `// curl [-i] [-H 'Name: value'] URL → upstream sees PATH` in a snippet is a claim:
 // once the snippet has finished (top-level await included) and its servers are listening, the
@@ -39,11 +40,25 @@ function askedPort(args) {
 }
 
 const listen = net.Server.prototype.listen;
+/** The Unix socket path a listen() call asks for, if any. */
+function askedPath(args) {
+  const first = args[0];
+  if (typeof first === 'string' && !/^\d+$/.test(first)) return first;
+  return typeof first === 'object' && first !== null && typeof first.path === 'string' ? first.path : undefined;
+}
+
 net.Server.prototype.listen = function listenOnLoopback(...args) {
   const servers = startingEcho ? echoServers : snippetServers;
-  const asked = askedPort(args);
-  // Port 0, no port, or a port already taken: nobody can address it by that port, but it is still closed.
-  servers.set(asked === undefined || asked === 0 || servers.has(asked) ? Symbol('unaddressed') : asked, this);
+  const path = askedPath(args);
+  const asked = path === undefined ? askedPort(args) : undefined;
+  // Port 0, no port, a port already taken or a socket path: nobody can address it by a port, but it is still closed.
+  const key = asked === undefined || asked === 0 || servers.has(asked) ? Symbol('unaddressed') : asked;
+  servers.set(key, this);
+  // A snippet that closes its own server leaves nothing to close (or to wait for) afterwards.
+  this.once('close', () => {
+    if (servers.get(key) === this) servers.delete(key);
+  });
+  if (path !== undefined) return listen.apply(this, args);
   if (startingEcho) this.on('request', (req) => echoSaw.push(req.url));
   const callback = typeof args.at(-1) === 'function' ? args.at(-1) : undefined;
   return listen.call(this, { port: 0, host: '127.0.0.1' }, callback);

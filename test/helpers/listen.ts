@@ -44,6 +44,17 @@ export async function listenOnLoopback(server: net.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** Listens on the Unix socket `path` (a fresh one: see socket-dir.ts). */
+export async function listenOnSocket(server: net.Server, path: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /**
  * Destroys `sockets` and closes `server`; resolves once the server is closed (also when it
  * already was) and every socket has emitted `close`, so counts read afterwards are final.

@@ -3,7 +3,7 @@
  * (with its body) and counting TCP connections, so tests can assert what crossed the proxy.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeServer, listenOnLoopback, trackSockets } from './listen.js';
+import { closeServer, listenOnLoopback, listenOnSocket, trackSockets } from './listen.js';
 
 /** What an upstream saw of one request. */
 export interface RecordedRequest {
@@ -28,13 +28,20 @@ export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse) => voi
 export interface UpstreamOptions {
   /** Reported by the default handler as `name`. @default 'upstream' */
   name?: string;
+  /**
+   * Listen on this Unix socket instead of 127.0.0.1 (make it in a {@link socketDir}); `url` is
+   * then the target string `'unix:<path>'` and `port` is 0. @default 127.0.0.1, a random port
+   */
+  socketPath?: string;
 }
 
 export interface Upstream {
   readonly name: string;
-  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  /** `http://127.0.0.1:PORT`, no trailing slash (`unix:<path>` with `socketPath`). */
   readonly url: string;
   readonly port: number;
+  /** The Unix socket listened on, if any. */
+  readonly socketPath: string | undefined;
   readonly server: http.Server;
   /** Every request received, in arrival order (recorded as soon as its headers arrive). */
   readonly requests: RecordedRequest[];
@@ -135,13 +142,15 @@ export async function startUpstream(
       });
   });
   const { sockets, total } = trackSockets(server);
-  const port = await listenOnLoopback(server);
+  const socketPath = options.socketPath;
+  const port = socketPath === undefined ? await listenOnLoopback(server) : (await listenOnSocket(server, socketPath), 0);
 
   let closing: Promise<void> | undefined;
   return {
     name,
-    url: `http://127.0.0.1:${port}`,
+    url: socketPath === undefined ? `http://127.0.0.1:${port}` : `unix:${socketPath}`,
     port,
+    socketPath,
     server,
     requests,
     get connections() {

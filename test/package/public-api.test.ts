@@ -209,6 +209,7 @@ describe('public API', () => {
       readonly meta: Record<string, unknown>;
       readonly healthy: boolean;
       readonly active: number;
+      readonly socketPath?: string | undefined;
     }>();
     expectTypeOf<ProxyTarget['url']>().not.toBeAny();
     // A wrong option type is a compile error, not `any` slipping through.

@@ -207,8 +207,8 @@ describe('setTargetDefaults', () => {
 describe('createBalancer: validation messages', () => {
   it.each<[string, unknown, string | undefined, string]>([
     ['not an array', 'http://a:1', undefined, `switchyard: targets must be an array of targets, got "http://a:1", e.g. ['http://127.0.0.1:3001']`],
-    ['an invalid entry names its index', ['http://a:1', 42], undefined, "switchyard: targets[1] must be a URL string, a URL or { url, name?, weight?, meta? }, got 42, e.g. 'http://127.0.0.1:3001'"],
-    ['the given option name', [42], 'roundRobin() targets', "switchyard: roundRobin() targets[0] must be a URL string, a URL or { url, name?, weight?, meta? }, got 42, e.g. 'http://127.0.0.1:3001'"],
+    ['an invalid entry names its index', ['http://a:1', 42], undefined, "switchyard: targets[1] must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got 42, e.g. 'http://127.0.0.1:3001'"],
+    ['the given option name', [42], 'roundRobin() targets', "switchyard: roundRobin() targets[0] must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got 42, e.g. 'http://127.0.0.1:3001'"],
     ['a duplicate default name', ['http://a:1', 'http://a:1/other'], undefined, `switchyard: targets[1] is named "a:1", which another target already has; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`],
     ['a duplicate given name', [{ url: 'http://a:1', name: 'x' }, { url: 'http://b:1', name: 'x' }], undefined, `switchyard: targets[1] is named "x", which another target already has; give each target its own name, e.g. { url: 'http://127.0.0.1:3001', name: 'api-2' }`],
     ['all weights 0', [{ url: 'http://a:1', weight: 0 }, { url: 'http://b:1', weight: 0 }], undefined, "switchyard: targets would never be chosen: all weights are 0; give at least one target a weight above 0, e.g. { url: 'http://127.0.0.1:3001', weight: 1 }"],

@@ -27,6 +27,18 @@ describe('createTarget: accepted inputs', () => {
     expect(t).toMatchObject({ healthy: true, active: 0, requests: 0, failures: 0, statuses: {}, maxConns: Infinity });
   });
 
+  it.each<[string, TargetInput, { href: string; name: string; socketPath: string | undefined }]>([
+    ['a TCP target has none', 'http://h:1', { href: 'http://h:1/', name: 'h:1', socketPath: undefined }],
+    ['an object: named after its socket', { url: 'http://app/v1', socketPath: '/run/app.sock' }, { href: 'http://app/v1', name: '/run/app.sock', socketPath: '/run/app.sock' }],
+    ['an object with a name', { url: 'https://app', socketPath: '/run/app.sock', name: 'app' }, { href: 'https://app/', name: 'app', socketPath: '/run/app.sock' }],
+    ['unix: shorthand: Host localhost, no prefix', 'unix:/run/app.sock', { href: 'http://localhost/', name: '/run/app.sock', socketPath: '/run/app.sock' }],
+    ['unix: shorthand: the rest is the path, as it is', 'unix:/tmp/a b:c%20.sock', { href: 'http://localhost/', name: '/tmp/a b:c%20.sock', socketPath: '/tmp/a b:c%20.sock' }],
+    ['unix: shorthand: a relative path', 'unix:app.sock', { href: 'http://localhost/', name: 'app.sock', socketPath: 'app.sock' }],
+  ])('socketPath: %s', (_label, input, want) => {
+    const t = createTarget(input);
+    expect({ href: t.url.href, name: t.name, socketPath: t.socketPath }).toEqual(want);
+  });
+
   it('copies a URL object so later changes to it do not move the target', () => {
     const url = new URL('http://h:1/a');
     const t = createTarget(url);
@@ -46,18 +58,21 @@ describe('createTarget: accepted inputs', () => {
 
   it('does not show the brand among its own enumerable keys', () => {
     expect(Object.keys(createTarget('http://h'))).toEqual([
-      'url', 'name', 'weight', 'meta', 'healthy', 'active', 'requests', 'failures', 'statuses', 'maxConns', 'currentWeight',
+      'url', 'name', 'weight', 'meta', 'healthy', 'active', 'requests', 'failures', 'statuses', 'maxConns', 'currentWeight', 'socketPath',
     ]);
   });
 });
 
+const SOCKET_RULE = "must be a non-empty path to a Unix socket (absolute is best: a relative one is resolved from the process's working directory)";
+const SOCKET_EX = "{ url: 'http://app', socketPath: '/run/app.sock' }";
+
 describe('createTarget: validation messages', () => {
   const ex = "'http://127.0.0.1:3001'";
   it.each<[string, unknown, string]>([
-    ['a number', 42, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got 42, e.g. ${ex}`],
-    ['null', null, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got null, e.g. ${ex}`],
-    ['an array', ['http://h'], `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got an array of 1, e.g. ${ex}`],
-    ['a Map', new Map(), `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta? }, got a Map, e.g. ${ex}`],
+    ['a number', 42, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got 42, e.g. ${ex}`],
+    ['null', null, `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got null, e.g. ${ex}`],
+    ['an array', ['http://h'], `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got an array of 1, e.g. ${ex}`],
+    ['a Map', new Map(), `switchyard: targets must be a URL string, a URL or { url, name?, weight?, meta?, socketPath? }, got a Map, e.g. ${ex}`],
     ['no scheme, host:port', 'localhost:3001', `switchyard: targets must use http:, https:, ws: or wss:, got "localhost:3001" (did you mean "http://localhost:3001"?), e.g. ${ex}`],
     ['no scheme, ip:port', '127.0.0.1:3001', `switchyard: targets is not a valid absolute URL, got "127.0.0.1:3001" (did you mean "http://127.0.0.1:3001"?), e.g. ${ex}`],
     ['a relative path', '/api', `switchyard: targets is not a valid absolute URL, got "/api", e.g. ${ex}`],
@@ -72,7 +87,7 @@ describe('createTarget: validation messages', () => {
     ['object without url', { name: 'a' }, `switchyard: targets.url must be a URL string or a URL, got undefined, e.g. ${ex}`],
     ['object with a bad url', { url: 'ftp://h' }, `switchyard: targets.url must use http:, https:, ws: or wss:, got "ftp://h", e.g. ${ex}`],
     ['an unknown key', { url: 'http://h', wieght: 2 }, 'switchyard: targets.wieght is not an option; did you mean "targets.weight"?'],
-    ['an unknown key with no near name', { url: 'http://h', zone: 'a' }, 'switchyard: targets.zone is not an option; use url, name, weight, meta'],
+    ['an unknown key with no near name', { url: 'http://h', zone: 'a' }, 'switchyard: targets.zone is not an option; use url, name, weight, meta, socketPath'],
     ['an empty name', { url: 'http://h', name: '' }, `switchyard: targets.name must be a non-empty string, got "", e.g. { url: ${ex}, name: 'api-1' }`],
     ['a blank name', { url: 'http://h', name: '  ' }, `switchyard: targets.name must be a non-empty string, got "  ", e.g. { url: ${ex}, name: 'api-1' }`],
     ['a number name', { url: 'http://h', name: 1 }, `switchyard: targets.name must be a non-empty string, got 1, e.g. { url: ${ex}, name: 'api-1' }`],
@@ -82,6 +97,12 @@ describe('createTarget: validation messages', () => {
     ['a string weight', { url: 'http://h', weight: '2' }, `switchyard: targets.weight must be a finite number >= 0, got "2", e.g. { url: ${ex}, weight: 2 }`],
     ['an array meta', { url: 'http://h', meta: [] }, `switchyard: targets.meta must be a plain object, got an array of 0, e.g. { url: ${ex}, meta: { zone: 'a' } }`],
     ['a string meta', { url: 'http://h', meta: 'x' }, `switchyard: targets.meta must be a plain object, got "x", e.g. { url: ${ex}, meta: { zone: 'a' } }`],
+    ['an empty socketPath', { url: 'http://h', socketPath: '' }, `switchyard: targets.socketPath ${SOCKET_RULE}, got "", e.g. ${SOCKET_EX}`],
+    ['a number socketPath', { url: 'http://h', socketPath: 3 }, `switchyard: targets.socketPath ${SOCKET_RULE}, got 3, e.g. ${SOCKET_EX}`],
+    ['a socketPath with NUL', { url: 'http://h', socketPath: '/a\0b' }, `switchyard: targets.socketPath ${SOCKET_RULE}, got "/a\\u0000b", e.g. ${SOCKET_EX}`],
+    ['a unix: string without a path', 'unix:', `switchyard: targets ${SOCKET_RULE}, got "", e.g. ${SOCKET_EX}`],
+    ['a socket target with a bad url', { url: 'unix:/run/a.sock', socketPath: '/run/a.sock' }, `switchyard: targets.url must use http:, https:, ws: or wss:, got "unix:/run/a.sock" (a Unix socket goes in socketPath, e.g. ${SOCKET_EX}), e.g. ${ex}`],
+    ['the got / nginx socket form', 'http://unix:/run/a.sock:/v1', `switchyard: targets names a Unix socket in the http://unix:/path form, got "http://unix:/run/a.sock:/v1"; write 'unix:/path' or { url, socketPath }, e.g. ${SOCKET_EX}`],
   ])('%s', (_label, input, message) => {
     expect(() => createTarget(input as TargetInput)).toThrow(aConfigError(message));
   });

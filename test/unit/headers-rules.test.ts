@@ -109,12 +109,28 @@ describe('compileHeaderRules', () => {
       'responseHeaders',
       "switchyard: responseHeaders['X-A'] must be a string, null or a function of the request, got undefined, e.g. { 'X-A': 'value' }",
     ],
+    ...(['Transfer-Encoding', 'Keep-Alive', 'Upgrade', 'Proxy-Connection', 'HTTP2-Settings', 'TE'] as const).map(
+      (name): [string, unknown, 'headers' | 'responseHeaders', string] => [
+        `${name}: a transport header set on upstream requests`,
+        { [name]: () => 'x' },
+        'headers',
+        `switchyard: headers['${name}'] is a hop-by-hop header the transport manages per connection; it cannot be set on upstream requests (null removes it)`,
+      ],
+    ),
     ['rules not an object', 'X-A: b', 'headers', /^switchyard: headers must be an object of header name/],
     ['rules an array', [['X-A', 'b']], 'responseHeaders', /^switchyard: responseHeaders must be an object of header name/],
   ];
   it.each(invalid)('rejects %s', (_label, rules, option, message) => {
     expect(() => compileHeaderRules(rules as HeaderRules, option)).toThrow(TypeError);
     expect(() => compileHeaderRules(rules as HeaderRules, option)).toThrow(message);
+  });
+
+  it('accepts removing transport headers, TE: trailers, Connection, and any of them on responses', () => {
+    expect(compileHeaderRules({ Upgrade: null, 'Transfer-Encoding': null, TE: 'trailers', Connection: 'close' }, 'headers')).toMatchObject({
+      remove: ['upgrade', 'transfer-encoding'],
+      constants: [{ name: 'te', value: 'trailers' }, { name: 'connection', value: 'close' }],
+    });
+    expect(compileHeaderRules({ Upgrade: 'h2c', 'Keep-Alive': 'timeout=5' }, 'responseHeaders')?.constants).toHaveLength(2);
   });
 
   // Regression: hasPlaceholder() left the shared regex's lastIndex dirty, so the next
