@@ -40,6 +40,11 @@ function describeDiscover(d: DiscoverOptions): string {
 
 function describeTarget(target: ProxyTarget): string {
   const url = target.url.href.replace(/\/$/, '');
+  if (target.socketPath !== undefined) {
+    // `unix:/run/app.sock` as given, or the URL (Host and prefix) it is reached through.
+    const via = url === 'http://localhost' ? `unix:${target.socketPath}` : `${url} via unix:${target.socketPath}`;
+    return target.name === target.socketPath ? via : `${via} (${target.name})`;
+  }
   return target.name === target.url.host ? url : `${url} (${target.name})`;
 }
 

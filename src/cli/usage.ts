@@ -11,7 +11,8 @@ A reverse proxy and load balancer on the command line.
 Options:
   -l, --listen <[host:]port>   address to listen on (default 127.0.0.1:8080; the host
                                defaults to 127.0.0.1, give 0.0.0.0 or :: to expose it)
-  -t, --target <url>           an upstream; repeat for several (replaces the config's targets)
+  -t, --target <url>           an upstream (http://host:port, https://…, unix:/path.sock);
+                               repeat for several (replaces the config's targets)
       --discover <name>        find targets in DNS: A/AAAA records of <name> (or SRV)
       --discover-type <t>      A, AAAA or SRV (default: A and AAAA)
       --discover-port <n>      the targets' port for A/AAAA (default 80, 443 for https)

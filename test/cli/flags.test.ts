@@ -1,12 +1,14 @@
 // The flags that map onto proxy() options, through the real bin: header rules, preserve host,
 // WebSockets and TLS to an https upstream on 127.0.0.1.
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCerts, type TestCerts } from '../helpers/certs.js';
+import { socketDir } from '../helpers/socket-dir.js';
 import { startUpstream, type EchoResponse } from '../helpers/upstream.js';
 import { get, getJson } from './http-get.js';
 import { useCli } from './spawn-cli.js';
@@ -94,8 +96,32 @@ describe('TLS to the upstream', () => {
     expect(line).toMatch(/ UPSTREAM_UNAVAILABLE attempts=1 cause=UNABLE_TO_VERIFY_LEAF_SIGNATURE unable to verify the first certificate$/);
   });
 
+  it('--http2 speaks HTTP/2 to an h2-only upstream, negotiated by ALPN', async () => {
+    const h2 = http2.createSecureServer({ cert: certs.server.cert, key: certs.server.key }, (req, res) => res.end(`HTTP/${req.httpVersion}`));
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    track({ close: () => new Promise((resolve) => h2.close(resolve)) });
+    const target = `https://127.0.0.1:${(h2.address() as AddressInfo).port}`;
+    const proc = await cli([...LISTEN, '-t', target, '--tls-ca', 'ca.pem', '--http2'], { cwd: dir });
+    expect((await get(`${proc.url}/`)).body).toBe('HTTP/2.0');
+  });
+
   it('--insecure accepts a self-signed upstream', async () => {
     const proc = await cli([...LISTEN, '-t', urlOf(selfSigned), '--insecure']);
     expect((await get(`${proc.url}/`)).body).toBe('over tls');
+  });
+});
+
+describe('Unix-socket targets', () => {
+  it('--target unix:/path balances over sockets, health-checked over the socket', async () => {
+    const dir = await socketDir();
+    track(dir);
+    const a = await startUpstream({ name: 'a', socketPath: dir.path('a') });
+    const b = await startUpstream((req, res) => void res.writeHead(req.url === '/health' ? 503 : 200).end('b'), { socketPath: dir.path('b') });
+    track(a, b);
+    const proc = await cli([...LISTEN, '-t', a.url, '-t', b.url, '--health-path', '/health', '--health-interval', '600000']);
+    expect(proc.stdout()).toContain(`  targets   ${a.url}\n            ${b.url}\n`);
+    await proc.waitForErrCount(new RegExp(`health ${dir.path('b').replace(/[.]/g, '\\.')} down \\(active\\)$`), 1);
+    for (let i = 0; i < 3; i++) expect((await getJson<EchoResponse>(`${proc.url}/s`)).json.name).toBe('a');
+    expect(b.requests.map((r) => r.url)).toEqual(['/health']);
   });
 });
