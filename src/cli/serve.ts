@@ -11,9 +11,9 @@ import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
 import { retireTargets } from './proxy-events.js';
 import { createProxySlots, type Slot } from './proxy-slots.js';
-import { withoutActiveChecks } from './shared-health.js';
 import { createRequestLogger } from './request-log.js';
 import type { CliSettings } from './settings.js';
+import { withoutActiveChecks } from './shared-health.js';
 
 /** A listening server. */
 export interface RunningServer {
