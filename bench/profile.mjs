@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CLI_COLUMN, cliColumnCommand } from './lib/columns.mjs';
 import { snapshotDist } from './lib/dist-snapshot.mjs';
 import { detectGenerator, runLoad } from './lib/load.mjs';
 import { canPin, pinSelf, startNode, stop } from './lib/proc.mjs';
@@ -35,9 +36,12 @@ mkdirSync(dir, { recursive: true });
 const generator = detectGenerator();
 const dist = await snapshotDist();
 const origin = await startNode(join(HERE, 'lib', 'origin.mjs'), [], { cpus: pin?.others });
-const column = await startNode(join(HERE, 'lib', 'column.mjs'), [opts.column, String(origin.ready.port)], {
+const [script, args, flags] = opts.column === CLI_COLUMN
+  ? cliColumnCommand(dist.dir, origin.ready.port)
+  : [join(HERE, 'lib', 'column.mjs'), [opts.column, String(origin.ready.port)], []];
+const column = await startNode(script, args, {
   cpus: pin?.column,
-  nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir],
+  nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir, ...flags],
   env: { ...process.env, SWITCHYARD_DIST: dist.dir },
 });
 try {

@@ -16,7 +16,8 @@
  *                        proxy as an Express middleware), express-router-raw and express-proto-raw
  *                        (behind Express's router alone, or its req/res prototype swap alone),
  *                        express-helper-raw (express-raw with the server helper), undici (the minimal
- *                        undici proxy, no framework) and undici-express-helper
+ *                        undici proxy, no framework) and undici-express-helper; switchyard-cli is
+ *                        the switchyard command itself (dist/cli.js, its own server, --quiet)
  *   --scenarios a,b      subset of: hello, 64k, 10m, post64k
  *   --stream-size BYTES  size of the large upload/download (default 1 GiB); 0 skips them
  *   --stream-columns a,b columns that run the large bodies (full: all)
@@ -32,7 +33,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ALL_COLUMNS, COLUMNS } from './lib/columns.mjs';
+import { ALL_COLUMNS, CLI_COLUMN, COLUMNS, cliColumnCommand } from './lib/columns.mjs';
 import { snapshotDist } from './lib/dist-snapshot.mjs';
 import { detectGenerator, runLoad } from './lib/load.mjs';
 import { ask, canPin, pinSelf, startNode, stop } from './lib/proc.mjs';
@@ -143,8 +144,11 @@ async function prime(port, n) {
 }
 
 async function startColumn(column, originPort) {
-  const { child, ready } = await startNode(join(HERE, 'lib', 'column.mjs'), [column, String(originPort)], {
-    cpus: pin?.column, nodeFlags, env: { ...process.env, SWITCHYARD_DIST: dist.dir },
+  const [script, args, flags] = column === CLI_COLUMN
+    ? cliColumnCommand(dist.dir, originPort)
+    : [join(HERE, 'lib', 'column.mjs'), [column, String(originPort)], []];
+  const { child, ready } = await startNode(script, args, {
+    cpus: pin?.column, nodeFlags: [...nodeFlags, ...flags], env: { ...process.env, SWITCHYARD_DIST: dist.dir },
   });
   for (const n of ready.notes ?? []) if (!notes.includes(n)) notes.push(n), log(`note: ${n}`);
   return { child, port: ready.port };

@@ -10,8 +10,27 @@ import { pathToFileURL } from 'node:url';
 /** Column names in table order; `raw` is the baseline every ratio is taken against. */
 export const COLUMNS = [
   'raw', 'http-proxy-3', 'hpm', 'express-http-proxy', 'undici-express', 'fastify-reply-from',
-  'switchyard', 'switchyard-helper', 'switchyard-bare', 'switchyard-full',
+  'switchyard', 'switchyard-helper', 'switchyard-bare', 'switchyard-full', 'switchyard-cli',
 ];
+
+/**
+ * The column that is a whole process rather than a handler: the `switchyard` command with
+ * its own server ({@link cliColumnCommand}).
+ */
+export const CLI_COLUMN = 'switchyard-cli';
+
+/**
+ * `[script, args, nodeFlags]` that start the `switchyard` command of the dist snapshot
+ * `distDir` in front of the origin on `originPort`; `cli-column.mjs` is preloaded to speak
+ * column.mjs's IPC protocol.
+ */
+export function cliColumnCommand(distDir, originPort) {
+  return [
+    join(distDir, 'cli.js'),
+    ['--listen', '127.0.0.1:0', '--target', `http://127.0.0.1:${originPort}`, '--quiet'],
+    ['--import', new URL('./cli-column.mjs', import.meta.url).href],
+  ];
+}
 
 /**
  * Extra columns for the cost breakdown (`--columns raw,express-raw,...`), not run by default:
@@ -30,7 +49,7 @@ export const EXTRA_COLUMNS = ['express-raw', 'express-router-raw', 'express-prot
 export const ALL_COLUMNS = [
   'raw', 'undici', 'express-raw', 'express-router-raw', 'express-proto-raw', 'express-helper-raw',
   'http-proxy-3', 'hpm', 'express-http-proxy', 'undici-express', 'undici-express-helper', 'fastify-reply-from',
-  'switchyard', 'switchyard-helper', 'switchyard-bare', 'switchyard-full',
+  'switchyard', 'switchyard-helper', 'switchyard-bare', 'switchyard-full', 'switchyard-cli',
 ];
 
 export const COLUMN_LABELS = {
@@ -50,6 +69,7 @@ export const COLUMN_LABELS = {
   'switchyard-helper': 'Express 5 + switchyard (server helper)',
   'switchyard-bare': 'switchyard as a bare node:http handler',
   'switchyard-full': 'Express 5 + switchyard (retries, passive, stats)',
+  'switchyard-cli': 'the switchyard command (its own server, --quiet)',
 };
 
 /** The configuration of the "everything on" switchyard column. */

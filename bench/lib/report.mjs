@@ -109,6 +109,7 @@ export function evaluateTargets(runs, rows, streamRows) {
   }
   atLeast('hello', 'switchyard-helper', 'raw', 1.2, 'switchyard with the server helper ≥ 1.2× the raw node:http proxy');
   atLeast('hello', 'switchyard-bare', 'fastify-reply-from', 1.0, 'switchyard bare ≥ 1.0× fastify + @fastify/reply-from');
+  atLeast('hello', 'switchyard-cli', 'switchyard-bare', 0.9, 'the switchyard command ≥ 0.9× switchyard as a bare node:http handler');
   for (const s of ALL_SCENARIOS) {
     atLeast(s, 'switchyard-full', 'switchyard', 0.9, 'switchyard retries+passive+stats within 10 % of defaults');
   }

@@ -40,10 +40,14 @@ async function readJson(file: string, shown: string): Promise<unknown> {
   }
 }
 
-async function importModule(file: string, shown: string): Promise<unknown> {
+let loads = 0;
+
+async function importModule(file: string, shown: string, fresh: boolean): Promise<unknown> {
   let mod: { default?: unknown };
+  // A new query is a new module to the ES module cache: how a reload sees an edited file.
+  const href = pathToFileURL(file).href + (fresh ? `?reload=${++loads}` : '');
   try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    mod = (await import(href)) as { default?: unknown };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_MODULE_NOT_FOUND' && (err as Error).message.includes(file)) {
@@ -56,16 +60,17 @@ async function importModule(file: string, shown: string): Promise<unknown> {
 }
 
 /**
- * Loads `file` (relative to `cwd`).
+ * Loads `file` (relative to `cwd`); `opts.fresh` re-imports a module that was loaded before
+ * (a `.cjs` module stays cached by `require`: reload with `.json` or an ES module).
  * @throws CliError (exit code 2) when the file is missing, unreadable, not valid JSON, fails to
  * import, or does not hold (export by default) a plain object.
  */
-export async function loadConfigFile(file: string, cwd: string = process.cwd()): Promise<ConfigFile> {
+export async function loadConfigFile(file: string, cwd: string = process.cwd(), opts: { fresh?: boolean } = {}): Promise<ConfigFile> {
   const abs = path.resolve(cwd, file);
   const ext = path.extname(abs).toLowerCase();
   let loaded: unknown;
   if (ext === '.json') loaded = await readJson(abs, file);
-  else if (MODULE_EXTENSIONS.has(ext)) loaded = await importModule(abs, file);
+  else if (MODULE_EXTENSIONS.has(ext)) loaded = await importModule(abs, file, opts.fresh === true);
   else throw new CliError(`switchyard: --config ${file}: use a .json, .mjs, .js or .cjs file`);
   if (!isPlainObject(loaded)) {
     const what = ext === '.json' ? 'must hold a JSON object' : 'must export a config object by default (export default { … })';

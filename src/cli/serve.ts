@@ -2,21 +2,32 @@
  * One server process: the proxy on a node:http server, per-request logging, and a graceful
  * shutdown that stops accepting, lets requests in flight finish, then calls `close()`.
  */
-import http, { type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { proxy } from '../proxy.js';
-import type { ProxyConfig, ProxyMiddleware } from '../types.js';
-import { CliError, isConfigError } from './cli-error.js';
+import type { ProxyMiddleware } from '../types.js';
+import { CliError } from './cli-error.js';
+import { createProxy } from './create-proxy.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
+import { retireTargets } from './proxy-events.js';
+import { createProxySlots, type Slot } from './proxy-slots.js';
 import { createRequestLogger } from './request-log.js';
 import type { CliSettings } from './settings.js';
+import { withoutActiveChecks } from './shared-health.js';
 
 /** A listening server. */
 export interface RunningServer {
   /** The bound address (the real port when 0 was asked for). */
   readonly address: ListenAddress;
-  readonly middleware: ProxyMiddleware;
+  /** The proxy serving new requests (a reload replaces it). */
+  middleware(): ProxyMiddleware;
+  /**
+   * Builds a proxy from `settings` and serves new requests with it; the previous proxy finishes
+   * its requests and WebSockets, then is closed. `listen`, workers and the drain timeout are
+   * not changed.
+   * @throws CliError when `proxy()` refuses the config (the running proxy is kept).
+   */
+  reload(settings: CliSettings): ProxyMiddleware;
   /** Requests whose response is not finished yet. */
   inFlight(): number;
   /**
@@ -27,19 +38,6 @@ export interface RunningServer {
   shutdown(): Promise<boolean>;
   /** Closes every connection now, in flight or not, WebSocket tunnels included (a second signal). */
   forceClose(): void;
-}
-
-/**
- * `proxy(config)`, with its config errors turned into CLI errors (exit code 2).
- * @throws CliError when `proxy()` refuses the config.
- */
-export function createProxy(config: ProxyConfig, source: string | undefined): ProxyMiddleware {
-  try {
-    return proxy(config);
-  } catch (err) {
-    if (!isConfigError(err)) throw err;
-    throw new CliError(source === undefined ? err.message : `${err.message} (in ${source})`);
-  }
 }
 
 function listen(server: http.Server, address: ListenAddress): Promise<ListenAddress> {
@@ -56,45 +54,73 @@ function listen(server: http.Server, address: ListenAddress): Promise<ListenAddr
   });
 }
 
+const SLOT = Symbol('switchyard.slot');
+
+/** A response with the proxy slot serving it. */
+type TrackedResponse = ServerResponse & { [SLOT]?: Slot };
+
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  /** The cluster worker's id, named on its text log lines. */
+  readonly worker?: number | undefined;
+  /** Active health checks run elsewhere (the cluster primary): build proxies without them. */
+  readonly sharedHealth?: boolean;
+  /** Called with every proxy built, at start and on each reload. */
+  readonly onProxy?: (mw: ProxyMiddleware) => void;
+}
+
 /**
  * Creates the proxy and listens.
- * @param opts.logPrefix put before the method on request lines (a worker's `w2 `).
  * @throws CliError: exit code 2 for a config `proxy()` refuses, 1 when the port cannot be bound.
  */
-export async function startServer(settings: CliSettings, log: Log, opts: { logPrefix?: string } = {}): Promise<RunningServer> {
-  const mw = createProxy(settings.proxyConfig, settings.configPath);
-  const logRequest = settings.quiet
-    ? undefined
-    : createRequestLogger(log.info, { contextKey: settings.proxyConfig.contextKey ?? 'target', prefix: opts.logPrefix });
+export async function startServer(settings: CliSettings, log: Log, opts: ServerOptions = {}): Promise<RunningServer> {
+  const build = (s: CliSettings): ProxyMiddleware => {
+    const config = opts.sharedHealth === true ? withoutActiveChecks(s.proxyConfig) : s.proxyConfig;
+    const mw = createProxy(config, s.configPath, { trace: !s.quiet });
+    opts.onProxy?.(mw);
+    return mw;
+  };
+  const requestLogger = (s: CliSettings): ((req: IncomingMessage, res: ServerResponse) => void) | undefined =>
+    s.quiet ? undefined : createRequestLogger(log, { contextKey: s.proxyConfig.contextKey ?? 'target', worker: opts.worker });
+  const slots = createProxySlots(build(settings), settings.proxyConfig.ws === true);
+  let logRequest = requestLogger(settings);
   const inFlight = new Set<ServerResponse>();
   let draining = false;
 
-  const server = http.createServer((req, res) => {
+  // One listener function for every response (no closure per request): the response carries
+  // its proxy slot.
+  function onClose(this: TrackedResponse): void {
+    inFlight.delete(this);
+    slots.leave(this[SLOT] as Slot);
+    // The response is done, so its keep-alive connection is idle: end it rather than wait
+    // for keepAliveTimeout, or shutdown would linger on idle clients.
+    if (draining) server.closeIdleConnections();
+  }
+
+  const server = http.createServer((req, res: TrackedResponse) => {
     logRequest?.(req, res);
+    const slot = slots.enter();
+    res[SLOT] = slot;
     inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      // The response is done, so its keep-alive connection is idle: end it rather than wait
-      // for keepAliveTimeout, or shutdown would linger on idle clients.
-      if (draining) server.closeIdleConnections();
-    });
+    res.on('close', onClose);
     if (draining) res.shouldKeepAlive = false;
-    mw(req, res);
+    slot.mw(req, res);
   });
-  if (settings.proxyConfig.ws === true) server.on('upgrade', (req, socket, head) => mw.upgrade(req, socket, head));
+  server.on('upgrade', (req, socket, head) => slots.upgrade(req, socket, head));
 
   let address: ListenAddress;
   try {
     address = await listen(server, settings.listen);
   } catch (err) {
-    await mw.close();
+    await slots.closeAll();
     throw err;
   }
 
   // Upgraded (WebSocket) sockets are no longer the HTTP server's to close: mw.close() ends them.
   const cutOff = async (): Promise<void> => {
+    retireTargets(slots.current());
     server.closeAllConnections();
-    await mw.close();
+    await slots.closeAll();
   };
   let stopped: Promise<boolean> | undefined;
   const drain = async (): Promise<boolean> => {
@@ -112,13 +138,21 @@ export async function startServer(settings: CliSettings, log: Log, opts: { logPr
     clearTimeout(timer);
     if (!drained) await cutOff();
     await closed;
-    await mw.close();
+    retireTargets(slots.current());
+    await slots.closeAll();
     return drained;
   };
 
   return {
     address,
-    middleware: mw,
+    middleware: slots.current,
+    reload(next) {
+      const mw = build(next);
+      retireTargets(slots.current());
+      slots.swap(mw, next.proxyConfig.ws === true);
+      logRequest = requestLogger(next);
+      return mw;
+    },
     inFlight: () => inFlight.size,
     shutdown: () => (stopped ??= drain()),
     forceClose: () => void cutOff(),

@@ -3,11 +3,15 @@
  * are handed to `proxy()` unvalidated beyond their syntax, so its messages stay the one source.
  */
 import { availableParallelism } from 'node:os';
-import type { BalancerOption, HealthCheckOptions, ProxyConfig } from '../types.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ProxyConfig } from '../types.js';
 import type { CliArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { DEFAULT_HOST, DEFAULT_PORT, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { loadConfigFile } from './load-config.js';
+import { mergeProxyFlags } from './proxy-flags.js';
+import type { LogFormat } from './log-format.js';
 
 /** Everything the CLI needs to run. */
 export interface CliSettings {
@@ -18,48 +22,16 @@ export interface CliSettings {
   readonly drainTimeout: number;
   /** No per-request log lines. @default false */
   readonly quiet: boolean;
+  /** `--log-format`: `text` lines or one JSON object per line. @default 'text' */
+  readonly logFormat: LogFormat;
+  /** `--admin`: where `/metrics`, `/stats` and `/healthz` listen. @default off */
+  readonly admin: ListenAddress | undefined;
   /** Absolute path of the config file, when one was given. */
   readonly configPath: string | undefined;
   readonly proxyConfig: ProxyConfig;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
-
-/** `header:X-Name` and `cookie:name` are the command-line spelling of the policy objects. */
-export function parseBalancerFlag(value: string): BalancerOption {
-  const colon = value.indexOf(':');
-  const kind = value.slice(0, colon);
-  const name = value.slice(colon + 1);
-  if (colon > 0 && name !== '') {
-    if (kind === 'header') return { header: name };
-    if (kind === 'cookie') return { cookie: name };
-  }
-  // Anything else goes to proxy() as a policy name, and proxy() lists the valid ones.
-  return value as BalancerOption;
-}
-
-function withHealthFlags(base: ProxyConfig['healthCheck'], args: CliArgs): HealthCheckOptions | undefined {
-  if (args.healthPath === undefined && args.healthInterval === undefined) return base;
-  // A non-object `healthCheck` in the file is replaced; proxy() validates what results.
-  const from = typeof base === 'object' && base !== null ? base : undefined;
-  return {
-    ...from,
-    ...(args.healthPath !== undefined && { path: args.healthPath }),
-    ...(args.healthInterval !== undefined && { interval: args.healthInterval }),
-  } as HealthCheckOptions;
-}
-
-/** Applies the proxy flags on top of the file's options (a new object; neither is modified). */
-export function mergeProxyFlags(fileConfig: ProxyConfig, args: CliArgs): ProxyConfig {
-  const config: ProxyConfig = { ...fileConfig };
-  if (args.targets !== undefined) config.targets = [...args.targets];
-  if (args.balancer !== undefined) config.balancer = parseBalancerFlag(args.balancer);
-  if (args.retries !== undefined) config.retries = args.retries;
-  if (args.timeout !== undefined) config.timeout = args.timeout;
-  const healthCheck = withHealthFlags(fileConfig.healthCheck, args);
-  if (healthCheck !== undefined) config.healthCheck = healthCheck;
-  return config;
-}
 
 function drainTimeout(value: number | undefined): number {
   if (value === undefined) return DEFAULT_DRAIN_TIMEOUT;
@@ -69,20 +41,32 @@ function drainTimeout(value: number | undefined): number {
   return value;
 }
 
+/** `--tls-ca <file>`: the PEM text (proxy() checks that it is PEM). */
+async function readTlsCa(file: string | undefined, cwd: string): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await readFile(path.resolve(cwd, file), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(`switchyard: --tls-ca ${file}: ${code === 'ENOENT' ? 'file not found' : (err as Error).message}`);
+  }
+}
+
 /**
  * Resolves the settings from parsed flags, loading `--config` when given.
+ * @param opts.fresh load a config module anew rather than from the module cache (a reload).
  * @throws CliError (exit code 2) for a bad config file or listen address, or no targets at all.
  */
-export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()): Promise<CliSettings> {
-  const file = args.config === undefined ? undefined : await loadConfigFile(args.config, cwd);
-  const proxyConfig = mergeProxyFlags(file?.proxyConfig ?? {}, args);
+export async function resolveSettings(args: CliArgs, cwd: string = process.cwd(), opts: { fresh?: boolean } = {}): Promise<CliSettings> {
+  const file = args.config === undefined ? undefined : await loadConfigFile(args.config, cwd, opts);
+  const proxyConfig = mergeProxyFlags(file?.proxyConfig ?? {}, args, await readTlsCa(args.tlsCa, cwd));
   let listen: ListenAddress = { host: DEFAULT_HOST, port: DEFAULT_PORT };
   if (args.listen !== undefined) listen = parseListenAddress(args.listen, '--listen');
   else if (file?.listen !== undefined) listen = parseListenAddress(file.listen, `listen in ${args.config}`);
   // Without a file, say which flag is missing; with one, proxy() names what the file lacks.
-  if (file === undefined && proxyConfig.targets === undefined) {
+  if (file === undefined && proxyConfig.targets === undefined && proxyConfig.discover === undefined) {
     throw new CliError(
-      'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more) or --config <file>; ' +
+      'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more), --discover <dns name> or --config <file>; ' +
         'run switchyard --help for usage',
     );
   }
@@ -91,6 +75,8 @@ export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()
     workers: args.workers === 'auto' ? availableParallelism() : (args.workers ?? 1),
     drainTimeout: drainTimeout(args.drainTimeout),
     quiet: args.quiet,
+    logFormat: args.logFormat,
+    admin: args.admin === undefined ? undefined : parseListenAddress(args.admin, '--admin'),
     configPath: file?.path,
     proxyConfig,
   };

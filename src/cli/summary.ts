@@ -1,6 +1,6 @@
 /** The start-up summary: where we listen and what the proxy will do, in a few aligned lines. */
 import { DEFAULTS } from '../config/defaults.js';
-import type { BalancerOption, ProxyConfig, ProxyTarget } from '../types.js';
+import type { BalancerOption, DiscoverOptions, ProxyConfig, ProxyTarget } from '../types.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import { VERSION } from './version.js';
 
@@ -11,6 +11,8 @@ export interface SummaryInput {
   readonly proxyConfig: ProxyConfig;
   readonly workers: number;
   readonly configPath: string | undefined;
+  /** The admin listener's bound address, when `--admin` is on. */
+  readonly admin?: ListenAddress | undefined;
 }
 
 function describeBalancer(balancer: BalancerOption | undefined): string {
@@ -26,8 +28,23 @@ function describeHealth(config: ProxyConfig): string {
   return config.passive === undefined ? active : `${active}; passive on`;
 }
 
+/** `A/AAAA api.internal port 8080 every 30000ms`, for the summary's `discover` line. */
+function describeDiscover(d: DiscoverOptions): string {
+  const parts = [d.type ?? 'A/AAAA', d.dns];
+  if (d.port !== undefined) parts.push(`port ${d.port}`);
+  if (d.scheme === 'https') parts.push('https');
+  parts.push(`every ${d.interval ?? DEFAULTS.discover.interval}ms`);
+  if (d.servers !== undefined) parts.push(`via ${d.servers.join(', ')}`);
+  return parts.join(' ');
+}
+
 function describeTarget(target: ProxyTarget): string {
   const url = target.url.href.replace(/\/$/, '');
+  if (target.socketPath !== undefined) {
+    // `unix:/run/app.sock` as given, or the URL (Host and prefix) it is reached through.
+    const via = url === 'http://localhost' ? `unix:${target.socketPath}` : `${url} via unix:${target.socketPath}`;
+    return target.name === target.socketPath ? via : `${via} (${target.name})`;
+  }
   return target.name === target.url.host ? url : `${url} (${target.name})`;
 }
 
@@ -38,11 +55,13 @@ export function formatSummary(input: SummaryInput): string[] {
   const lines = [
     `switchyard ${VERSION} listening on ${formatOrigin(input.listen)}`,
     ...targets.map((t, i) => `  ${i === 0 ? 'targets ' : '        '}  ${t}`),
+    ...(config.discover === undefined ? [] : [`  discover  ${describeDiscover(config.discover)}`]),
     `  balancer  ${describeBalancer(config.balancer)}`,
     `  retries   ${config.retries ?? DEFAULTS.retries}`,
     `  health    ${describeHealth(config)}`,
-    `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); each keeps its own health state`}`,
+    `  workers   ${input.workers === 1 ? `1 (pid ${process.pid})` : `${input.workers} (primary pid ${process.pid}); active health checks in the primary, passive per worker`}`,
   ];
+  if (input.admin !== undefined) lines.push(`  admin     ${formatOrigin(input.admin)} (/metrics, /stats, /healthz)`);
   if (input.configPath !== undefined) lines.push(`  config    ${input.configPath}`);
   return lines;
 }

@@ -6,8 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from '../../src/cli/args.js';
 import { CliError } from '../../src/cli/cli-error.js';
 import { formatOrigin, parseListenAddress } from '../../src/cli/listen-address.js';
+import { sumStats } from '../../src/cli/cluster-admin.js';
+import { describeCause } from '../../src/cli/log-format.js';
+import { labelSample, mergeMetrics } from '../../src/cli/metrics-merge.js';
 import { formatRequestLine } from '../../src/cli/request-log.js';
-import { mergeProxyFlags, parseBalancerFlag, resolveSettings } from '../../src/cli/settings.js';
+import { ProxyError } from '../../src/errors/proxy-error.js';
+import { mergeProxyFlags, parseBalancerFlag, parseHeaderFlag } from '../../src/cli/proxy-flags.js';
+import { resolveSettings } from '../../src/cli/settings.js';
 import { formatSummary } from '../../src/cli/summary.js';
 import { proxy } from '../../src/index.js';
 import { startingWith } from '../helpers/match.js';
@@ -93,10 +98,51 @@ describe('flags onto the config', () => {
     ['round_robin', 'round_robin'],
     ['header:X-User', { header: 'X-User' }],
     ['cookie:srv', { cookie: 'srv' }],
-    ['header:', 'header:'],
-    ['weird', 'weird'],
+    ['ip_hash', 'ip_hash'],
   ])('--balancer %s', (flag, expected) => {
     expect(parseBalancerFlag(flag)).toEqual(expected);
+  });
+
+  it.each([
+    ['header:', 'switchyard: --balancer header:<Name>, e.g. --balancer header:X-User-Id; got "header:", which has no name'],
+    ['header:X User', 'switchyard: --balancer header:<Name>, e.g. --balancer header:X-User-Id; got "header:X User", which has an invalid name'],
+    ['cookie:', 'switchyard: --balancer cookie:<name>, e.g. --balancer cookie:lb; got "cookie:", which has no name'],
+    ['fastest', 'switchyard: --balancer must be round_robin, random, first, least_conn, ip_hash, uri_hash, header:<Name> or cookie:<name>; got "fastest"'],
+  ])('--balancer %s is refused in the command line\'s own syntax', (flag, message) => {
+    expect(usageError(() => parseBalancerFlag(flag)).message).toBe(message);
+  });
+
+  it.each([
+    ['X-Real-Ip: {addr}', ['X-Real-Ip', '{addr}']],
+    ['X-Empty:', ['X-Empty', '']],
+    ['Via:  a: b ', ['Via', 'a: b']],
+    ['-Server', ['Server', null]],
+  ])('--header-up %j', (flag, expected) => {
+    expect(parseHeaderFlag('header-up', flag)).toEqual(expected);
+  });
+
+  it.each(['X-Real-Ip', 'Bad Name: x', ': x', '-'])('--header-down %j is refused', (flag) => {
+    expect(usageError(() => parseHeaderFlag('header-down', flag)).message).toBe(
+      `switchyard: --header-down must be 'Name: value' (set) or '-Name' (remove), e.g. --header-down 'X-Real-Ip: {addr}'; got ${JSON.stringify(flag)}`,
+    );
+  });
+
+  it('maps the transport and header flags, replacing file rules of the same name in any case', () => {
+    const file = { headers: { 'x-from': 'file', 'X-Keep': 'yes' }, tls: { servername: 'api' } };
+    const args = parseCliArgs([
+      '--connect-timeout', '250', '--preserve-host', '--ws', '--http2', '--insecure',
+      '--header-up', 'X-From: flag', '--header-up', '-Cookie', '--header-down', '-Server',
+    ]);
+    expect(mergeProxyFlags(file, args, 'PEM')).toEqual({
+      connectTimeout: 250,
+      preserveHost: true,
+      ws: true,
+      http2: true,
+      headers: { 'X-Keep': 'yes', 'X-From': 'flag', Cookie: null },
+      responseHeaders: { Server: null },
+      tls: { servername: 'api', ca: 'PEM', verify: false },
+    });
+    expect(file.headers).toEqual({ 'x-from': 'file', 'X-Keep': 'yes' });
   });
 
   it('flags override the file and leave both objects unchanged', () => {
@@ -195,13 +241,34 @@ describe('log lines', () => {
       status: 200,
       upstream: '127.0.0.1:3001',
       durationMs: 3.14159,
+      attempts: 1,
     });
     expect(line).toBe('2025-01-31T12:00:00.000Z GET /api/users 200 127.0.0.1:3001 3.1ms');
   });
 
+  it('adds the error code, attempts and cause on failure (the cause last: it may hold spaces)', () => {
+    const base = { time: new Date(0), method: 'GET', path: '/x', upstream: 'u1', durationMs: 1 };
+    expect(formatRequestLine({ ...base, status: 502, attempts: 3, error: 'UPSTREAM_UNAVAILABLE', cause: 'ECONNREFUSED 127.0.0.1:3001' })).toBe(
+      '1970-01-01T00:00:00.000Z GET /x 502 u1 1.0ms UPSTREAM_UNAVAILABLE attempts=3 cause=ECONNREFUSED 127.0.0.1:3001',
+    );
+    // A retry that succeeded says how many attempts it took.
+    expect(formatRequestLine({ ...base, status: 200, attempts: 2 })).toBe('1970-01-01T00:00:00.000Z GET /x 200 u1 1.0ms attempts=2');
+    expect(formatRequestLine({ ...base, status: 502, attempts: 1, error: 'RESPONSE_HOOK_FAILED', cause: 'bad\nline' })).not.toContain('\n');
+  });
+
+  it('describes a cause by its code and what it names', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3001'), { code: 'ECONNREFUSED' });
+    expect(describeCause(new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { cause: refused }))).toBe('ECONNREFUSED 127.0.0.1:3001');
+    const wrapped = new Error('fetch failed', { cause: refused });
+    expect(describeCause(new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { cause: wrapped }))).toBe('ECONNREFUSED 127.0.0.1:3001');
+    const timeout = Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    expect(describeCause(new ProxyError('UPSTREAM_UNAVAILABLE', 'x', { cause: timeout }))).toBe('UND_ERR_CONNECT_TIMEOUT Connect Timeout Error');
+    expect(describeCause(new ProxyError('UNEXPECTED_STATUS', 'upstream u1 answered 500'))).toBeUndefined();
+  });
+
   it('escapes control characters and spaces so a request cannot forge a line', () => {
     const line = formatRequestLine(
-      { time: new Date(0), method: 'GET', path: '/a\nFAKE 200', status: 400, upstream: '-', durationMs: 0 },
+      { time: new Date(0), method: 'GET', path: '/a\nFAKE 200', status: 400, upstream: '-', durationMs: 0, attempts: 0 },
       'w2 ',
     );
     expect(line).toBe('1970-01-01T00:00:00.000Z w2 GET /a\\x0aFAKE\\x20200 400 - 0.0ms');
@@ -225,11 +292,64 @@ describe('log lines', () => {
         '  balancer  least_conn',
         '  retries   2',
         '  health    GET /health every 10000ms',
-        `  workers   4 (primary pid ${process.pid}); each keeps its own health state`,
+        `  workers   4 (primary pid ${process.pid}); active health checks in the primary, passive per worker`,
         '  config    /etc/switchyard.json',
       ]);
     } finally {
       await mw.close();
     }
+  });
+});
+
+describe('cluster admin: one answer from the workers', () => {
+  const stat = (name: string, healthy: boolean, requests: number, statuses: Record<number, number>) => ({
+    name, url: `http://${name}/`, healthy, active: 1, requests, failures: 0, statuses,
+  });
+
+  it('sums stats by target; healthy only when every worker says so', () => {
+    expect(
+      sumStats([
+        [stat('a', true, 3, { 200: 3 }), stat('b', true, 1, { 502: 1 })],
+        [stat('a', true, 2, { 200: 1, 404: 1 }), stat('b', false, 0, {})],
+      ]),
+    ).toEqual([
+      { ...stat('a', true, 5, { 200: 4, 404: 1 }), active: 2 },
+      { ...stat('b', false, 1, { 502: 1 }), active: 2 },
+    ]);
+  });
+
+  it('merges Prometheus texts: each family once, every sample labelled with its worker', () => {
+    const text = (n: number) =>
+      [
+        '# HELP switchyard_requests_total Requests.',
+        '# TYPE switchyard_requests_total counter',
+        `switchyard_requests_total{target="a",class="2xx"} ${n}`,
+        '# HELP switchyard_in_flight In flight.',
+        '# TYPE switchyard_in_flight gauge',
+        `switchyard_in_flight ${n}`,
+        '# TYPE switchyard_duration_seconds histogram',
+        `switchyard_duration_seconds_bucket{le="+Inf"} ${n}`,
+        `switchyard_duration_seconds_count ${n}`,
+        '',
+      ].join('\n');
+    expect(mergeMetrics([{ worker: 1, text: text(3) }, { worker: 2, text: text(5) }])).toBe(
+      [
+        '# HELP switchyard_requests_total Requests.',
+        '# TYPE switchyard_requests_total counter',
+        'switchyard_requests_total{worker="1",target="a",class="2xx"} 3',
+        'switchyard_requests_total{worker="2",target="a",class="2xx"} 5',
+        '# HELP switchyard_in_flight In flight.',
+        '# TYPE switchyard_in_flight gauge',
+        'switchyard_in_flight{worker="1"} 3',
+        'switchyard_in_flight{worker="2"} 5',
+        '# TYPE switchyard_duration_seconds histogram',
+        'switchyard_duration_seconds_bucket{worker="1",le="+Inf"} 3',
+        'switchyard_duration_seconds_count{worker="1"} 3',
+        'switchyard_duration_seconds_bucket{worker="2",le="+Inf"} 5',
+        'switchyard_duration_seconds_count{worker="2"} 5',
+        '',
+      ].join('\n'),
+    );
+    expect(labelSample('x{} 1', 'worker="1"')).toBe('x{worker="1"} 1');
   });
 });

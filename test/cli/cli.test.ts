@@ -13,7 +13,7 @@ import { get, getJson } from './http-get.js';
 import { runCli, startCli, type CliProcess } from './spawn-cli.js';
 
 const LISTEN = ['--listen', '127.0.0.1:0'];
-const REQUEST_LINE = /^\S+Z (?:w\d+ )?(\S+) (\S+) (\d{3}) (\S+) (\d+\.\d)ms$/;
+const REQUEST_LINE = /^\S+Z (?:w\d+ )?(\S+) (\S+) (\d{3}) (\S+) (\d+\.\d)ms(?: (.*))?$/;
 
 const running: CliProcess[] = [];
 const upstreams: Upstream[] = [];
@@ -40,7 +40,12 @@ describe('switchyard --help / --version', () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: switchyard \[options\]/);
-    for (const flag of ['--listen', '--target', '--balancer', '--health-path', '--retries', '--workers', '--config', '--drain-timeout']) {
+    const flags = [
+      '--listen', '--target', '--balancer', '--health-path', '--retries', '--workers', '--config', '--drain-timeout',
+      '--connect-timeout', '--preserve-host', '--header-up', '--header-down', '--ws', '--http2', '--tls-ca', '--insecure',
+      '--discover', '--discover-type', '--dns-server', '--admin', '--log-format',
+    ];
+    for (const flag of flags) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stderr).toBe('');
@@ -68,13 +73,15 @@ describe('bad flags and config: a clear message and exit code 2', () => {
     [['--target'], "switchyard: option '-t, --target <value>' argument missing; run switchyard --help for usage"],
     [['--retries', 'x', '-t', 'http://127.0.0.1:1'], 'switchyard: --retries must be a number, got "x"; run switchyard --help for usage'],
     [['--listen', 'nope', '-t', 'http://127.0.0.1:1'], 'switchyard: --listen must be a port or host:port, e.g. 8080, 127.0.0.1:8080 or [::1]:8080; got "nope"'],
-    [[], 'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more) or --config <file>; run switchyard --help for usage'],
+    [[], 'switchyard: no upstream given; pass --target http://127.0.0.1:3001 (repeat for more), --discover <dns name> or --config <file>; run switchyard --help for usage'],
     // proxy() validates the options; its message names the option.
     [[...LISTEN, '-t', '127.0.0.1:3001'], 'switchyard: targets[0] is not a valid absolute URL, got "127.0.0.1:3001" (did you mean "http://127.0.0.1:3001"?)'],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--retries=-1'], 'switchyard: retries must be an integer >= 0, got -1, e.g. retries: 2'],
-    [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'fastest'], 'switchyard: balancer must be one of'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'header:'], 'switchyard: --balancer header:<Name>, e.g. --balancer header:X-User-Id'],
     // With --workers the primary checks the config once, before forking.
-    [[...LISTEN, '-t', 'http://127.0.0.1:1', '-b', 'fastest', '--workers', '2'], 'switchyard: balancer must be one of'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '--timeout', '0', '--workers', '2'], 'switchyard: timeout must be'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '--tls-ca', 'nope.pem'], 'switchyard: --tls-ca nope.pem: file not found'],
+    [[...LISTEN, '-t', 'http://127.0.0.1:1', '--header-up', 'X-A'], "switchyard: --header-up must be 'Name: value' (set) or '-Name' (remove)"],
     [[...LISTEN, '-t', 'http://127.0.0.1:1', '--health-interval', '0', '--health-path', '/h'], 'switchyard: healthCheck.interval'],
     [['-c', 'missing.json'], 'switchyard: --config missing.json: file not found'],
     [['-c', 'bad.json'], 'switchyard: --config bad.json is not valid JSON'],
@@ -122,15 +129,65 @@ describe('serving', () => {
     expect(proc.stdout()).not.toContain('secret');
   });
 
-  it('logs errors with the status and "-" when no target was chosen', async () => {
+  it('logs a failed request on stderr with its error code, attempts and cause, and "-" when no target was chosen', async () => {
     const dead = await deadTargetUrl();
+    const host = new URL(dead).host;
     const proc = await cli([...LISTEN, '-t', dead]);
     expect((await get(`${proc.url}/x`)).status).toBe(502);
-    const [line] = await proc.waitForCount(REQUEST_LINE, 1);
-    expect(REQUEST_LINE.exec(line!)!.slice(1, 5)).toEqual(['GET', '/x', '502', new URL(dead).host]);
+    const [line] = await proc.waitForErrCount(REQUEST_LINE, 1);
+    expect(REQUEST_LINE.exec(line!)!.slice(1, 5)).toEqual(['GET', '/x', '502', host]);
+    expect(REQUEST_LINE.exec(line!)![6]).toBe(`UPSTREAM_UNAVAILABLE attempts=1 cause=ECONNREFUSED ${host}`);
     expect((await get(`${proc.url}/a/../../etc`)).status).toBe(400);
-    const lines = await proc.waitForCount(REQUEST_LINE, 2);
+    const lines = await proc.waitForErrCount(REQUEST_LINE, 2);
     expect(REQUEST_LINE.exec(lines[1]!)!.slice(1, 5)).toEqual(['GET', '/a/../../etc', '400', '-']);
+    expect(REQUEST_LINE.exec(lines[1]!)![6]).toBe('BAD_REQUEST attempts=0 cause=request path is not allowed');
+    expect(proc.lines().some((l) => REQUEST_LINE.test(l))).toBe(false);
+  });
+
+  it('logs each retry on stderr and the attempts on the request line', async () => {
+    const [live] = await ups(1);
+    const dead = await deadTargetUrl();
+    const deadHost = new URL(dead).host;
+    const proc = await cli([...LISTEN, '-t', dead, '-t', live!.url, '--retries', '1', '-b', 'first']);
+    expect((await get(`${proc.url}/r`)).status).toBe(200);
+    const [line] = await proc.waitForCount(REQUEST_LINE, 1);
+    expect(REQUEST_LINE.exec(line!)!.slice(3, 7)).toEqual(['200', `127.0.0.1:${live!.port}`, expect.any(String), 'attempts=2']);
+    const [retry] = await proc.waitForErrCount(/ retry /, 1);
+    expect(retry).toMatch(
+      new RegExp(`^\\S+Z retry GET /r attempt=2 upstream=127\\.0\\.0\\.1:${live!.port} after ${deadHost} UPSTREAM_UNAVAILABLE cause=ECONNREFUSED ${deadHost}$`),
+    );
+  });
+
+  it('--log-format json writes one object per line with stable field names', async () => {
+    const [a] = await ups(1);
+    const dead = await deadTargetUrl();
+    const proc = await cli([...LISTEN, '-t', a!.url, '--log-format', 'json']);
+    expect((await get(`${proc.url}/j?secret=1`)).status).toBe(200);
+    const [ok] = await proc.waitForCount(/"msg":"request"/, 1);
+    expect(JSON.parse(ok!)).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+      level: 'info',
+      msg: 'request',
+      method: 'GET',
+      path: '/j',
+      status: 200,
+      upstream: `127.0.0.1:${a!.port}`,
+      durationMs: expect.any(Number),
+      attempts: 1,
+    });
+    const summary = JSON.parse(proc.lines()[0]!) as { level: string; msg: string };
+    expect(summary.level).toBe('info');
+    expect(summary.msg).toMatch(/^switchyard \S+ listening on http:\/\/127\.0\.0\.1:\d+\n {2}targets/);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect(proc.lines().map((l) => (JSON.parse(l) as { msg: string }).msg).at(-1)).toBe('stopped');
+
+    const failing = await cli([...LISTEN, '-t', dead, '--log-format', 'json']);
+    expect((await get(`${failing.url}/f`)).status).toBe(502);
+    const [bad] = await failing.waitForErrCount(/"msg":"request"/, 1);
+    expect(JSON.parse(bad!)).toMatchObject({
+      level: 'error', msg: 'request', status: 502, error: 'UPSTREAM_UNAVAILABLE', attempts: 1, cause: `ECONNREFUSED ${new URL(dead).host}`,
+    });
   });
 
   it('--quiet prints the summary but no request lines', async () => {
@@ -201,10 +258,13 @@ describe('serving', () => {
 
     await untilChecks(2);
     expect(await names(4)).toEqual(['u0', 'u0', 'u0', 'u0']);
+    const down = `health 127.0.0.1:${flaky.port} down (active)`;
+    expect(proc.errLines().filter((l) => l.endsWith(down))).toHaveLength(1);
 
     sick = false;
     await untilChecks(checks() + 2);
     expect((await names(4)).filter((n) => n === 'flaky').length).toBeGreaterThanOrEqual(1);
+    expect(proc.lines().filter((l) => /^\S+Z health \S+ up \(active\)$/.test(l))).toEqual([expect.stringContaining(`127.0.0.1:${flaky.port} up`)]);
   });
 });
 

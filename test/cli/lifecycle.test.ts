@@ -82,6 +82,20 @@ describe('graceful shutdown', () => {
     expect(proc.stderr()).toBe('');
   });
 
+  it('the bin executed directly, as a systemd unit or an exec-form CMD runs it, drains on SIGTERM', async () => {
+    const { up, release, arrived } = await heldUpstream();
+    const proc = await startCli([...LISTEN, '-t', up.url], { direct: true });
+    running.push(proc);
+    const reply = get(`${proc.url}/slow`);
+    await arrived;
+    // The pid signalled is the server itself (env execs node), so the signal reaches it.
+    proc.child.kill('SIGTERM');
+    await proc.waitFor(/SIGTERM: stopped accepting connections; draining 1 request\(s\) in flight/);
+    release();
+    expect(await reply).toMatchObject({ status: 200, body: 'done' });
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('SIGINT drains a response that is already streaming on a keep-alive connection', async () => {
     const { up, release, arrived } = await heldUpstream({ headersFirst: true });
     const proc = await cli([...LISTEN, '-t', up.url]);
@@ -204,7 +218,7 @@ describe('--workers', () => {
     const echo = await startUpstream({ name: 'echo' });
     upstreams.push(echo);
     const proc = await cli([...LISTEN, '-t', echo.url, '--workers', '2']);
-    expect(proc.stdout()).toMatch(/ {2}workers {3}2 \(primary pid \d+\); each keeps its own health state/);
+    expect(proc.stdout()).toMatch(/ {2}workers {3}2 \(primary pid \d+\); active health checks in the primary, passive per worker/);
     const workerPids = () => [...proc.stdout().matchAll(/^(w\d+) listening \(pid (\d+)\)$/gm)].map((m) => ({ id: m[1]!, pid: Number(m[2]) }));
     // Each worker logs this after it listens; the primary's summary may come first.
     await proc.waitForCount(/^w\d+ listening \(pid \d+\)$/, 2);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CliError, isConfigError } from '../../src/cli/cli-error.js';
-import { createProxy } from '../../src/cli/serve.js';
+import { createProxy } from '../../src/cli/create-proxy.js';
 import { ConfigError, formatConfigMessage } from '../../src/errors/config-error.js';
 import { proxy, type ProxyConfig } from '../../src/index.js';
 import { configErrorFrom } from '../helpers/config-error.js';
