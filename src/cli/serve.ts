@@ -6,6 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyMiddleware } from '../types.js';
 import { CliError } from './cli-error.js';
+import { createInFlight } from './in-flight.js';
 import { createProxy } from './create-proxy.js';
 import { formatOrigin, type ListenAddress } from './listen-address.js';
 import type { Log } from './log.js';
@@ -84,7 +85,7 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
     s.quiet ? undefined : createRequestLogger(log, { contextKey: s.proxyConfig.contextKey ?? 'target', worker: opts.worker });
   const slots = createProxySlots(build(settings), settings.proxyConfig.ws === true);
   let logRequest = requestLogger(settings);
-  const inFlight = new Set<ServerResponse>();
+  const inFlight = createInFlight();
   let draining = false;
 
   // One listener function for every response (no closure per request): the response carries
@@ -126,7 +127,9 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
   const drain = async (): Promise<boolean> => {
     draining = true;
     // Responses not started yet tell their clients the connection closes after them.
-    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    inFlight.forEach((res) => {
+      if (!res.headersSent) res.shouldKeepAlive = false;
+    });
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
