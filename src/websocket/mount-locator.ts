@@ -146,9 +146,11 @@ function walkLayer(layer: RouterLayer, mw: unknown, url: string, pathname: strin
   if (layer.handle !== mw && (inner === undefined || !contains(inner, mw, depth + 1))) return undefined;
   const removed = matchedPath(layer, pathname);
   if (removed === undefined) return undefined;
-  // Express checks the same boundary before stripping (a `/chat` mount does not take `/chatroom`).
+  // Express checks the same boundary before stripping (a `/chat` mount does not take
+  // `/chatroom`): Express 5's router (layers with `matchers`) ends a mount only at `/`,
+  // Express 4 also at `.`.
   const c = pathname[removed.length];
-  if (c !== undefined && c !== '/' && c !== '.') return undefined;
+  if (c !== undefined && c !== '/' && (c !== '.' || 'matchers' in layer)) return undefined;
   const rest = strip(url, removed.length);
   // A nested router that does not handle the path passes it on, as Express's next() does.
   return inner === undefined ? rest : walk(inner, mw, rest, depth + 1);

@@ -46,10 +46,12 @@ describe.each(frameworks)('%s', (_name, framework) => {
     expect(locateMount(app, mw, '/b/y')).toBe(OUTSIDE);
   });
 
-  it('a regular-expression mount strips what it matched', () => {
+  it('a regular-expression mount strips what it matched, ending where Express ends a mount', () => {
     const app = appWith((a) => a.use(/^\/v\d+/, mw));
     expect(locateMount(app, mw, '/v2/room')).toBe('/room');
     expect(locateMount(app, mw, '/vx/room')).toBe(OUTSIDE);
+    // Express 4 also ends a mount at '.', Express 5 only at '/'.
+    expect(locateMount(app, mw, '/v2.json')).toBe(framework === express ? OUTSIDE : '/.json');
   });
 
   it('nested routers with params; a router that does not take the path passes it on', () => {
