@@ -35,6 +35,7 @@ export interface CliArgs {
   /** Worker processes; `'auto'` means one per available core. */
   readonly workers: number | 'auto' | undefined;
   readonly drainTimeout: number | undefined;
+  readonly keepAliveTimeout: number | undefined;
   readonly config: string | undefined;
   /** `--admin [host:]port`: the admin listener. */
   readonly admin: string | undefined;
@@ -68,6 +69,7 @@ const OPTIONS = {
   'dns-server': { type: 'string', multiple: true },
   workers: { type: 'string', short: 'w' },
   'drain-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
   config: { type: 'string', short: 'c' },
   admin: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -178,6 +180,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     dnsServers: values['dns-server'],
     workers: workersFlag(values.workers),
     drainTimeout: numberFlag('drain-timeout', values['drain-timeout']),
+    keepAliveTimeout: numberFlag('keep-alive-timeout', values['keep-alive-timeout']),
     config: values.config,
     admin: values.admin,
     quiet: values.quiet === true,

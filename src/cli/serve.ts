@@ -55,6 +55,18 @@ function listen(server: http.Server, address: ListenAddress): Promise<ListenAddr
   });
 }
 
+/**
+ * `--keep-alive-timeout`. A load balancer that reuses a connection the proxy has just closed
+ * gets a reset (AWS ALB answers 502): the proxy must keep idle connections longer than the
+ * balancer does. `headersTimeout` is kept above it, the usual advice for Node behind a load
+ * balancer since nodejs/node#27363 (older Node versions timed a kept-alive connection's next
+ * request's headers from the previous one), and harmless on Node 20.
+ */
+function applyKeepAliveTimeout(server: http.Server, ms: number): void {
+  server.keepAliveTimeout = ms;
+  if (server.headersTimeout <= ms) server.headersTimeout = ms + 1000;
+}
+
 const SLOT = Symbol('switchyard.slot');
 
 /** A response with the proxy slot serving it. */
@@ -108,6 +120,7 @@ export async function startServer(settings: CliSettings, log: Log, opts: ServerO
     slot.mw(req, res);
   });
   server.on('upgrade', (req, socket, head) => slots.upgrade(req, socket, head));
+  if (settings.keepAliveTimeout !== undefined) applyKeepAliveTimeout(server, settings.keepAliveTimeout);
 
   let address: ListenAddress;
   try {

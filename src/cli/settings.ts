@@ -20,6 +20,11 @@ export interface CliSettings {
   readonly workers: number;
   /** Ms to wait for requests in flight on shutdown. @default 10000 */
   readonly drainTimeout: number;
+  /**
+   * Ms an idle client connection is kept open (`server.keepAliveTimeout`); Node's 5000 when
+   * not given. Behind a load balancer, set it above the balancer's idle timeout.
+   */
+  readonly keepAliveTimeout: number | undefined;
   /** No per-request log lines. @default false */
   readonly quiet: boolean;
   /** `--log-format`: `text` lines or one JSON object per line. @default 'text' */
@@ -33,12 +38,15 @@ export interface CliSettings {
 
 export const DEFAULT_DRAIN_TIMEOUT = 10_000;
 
-function drainTimeout(value: number | undefined): number {
-  if (value === undefined) return DEFAULT_DRAIN_TIMEOUT;
+function wholeMs(flag: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) {
-    throw new CliError(`switchyard: --drain-timeout must be a whole number of ms >= 0, got ${value}`);
+    throw new CliError(`switchyard: --${flag} must be a whole number of ms >= 0, got ${value}`);
   }
   return value;
+}
+
+function drainTimeout(value: number | undefined): number {
+  return value === undefined ? DEFAULT_DRAIN_TIMEOUT : wholeMs('drain-timeout', value);
 }
 
 /** `--tls-ca <file>`: the PEM text (proxy() checks that it is PEM). */
@@ -74,6 +82,7 @@ export async function resolveSettings(args: CliArgs, cwd: string = process.cwd()
     listen,
     workers: args.workers === 'auto' ? availableParallelism() : (args.workers ?? 1),
     drainTimeout: drainTimeout(args.drainTimeout),
+    keepAliveTimeout: args.keepAliveTimeout === undefined ? undefined : wholeMs('keep-alive-timeout', args.keepAliveTimeout),
     quiet: args.quiet,
     logFormat: args.logFormat,
     admin: args.admin === undefined ? undefined : parseListenAddress(args.admin, '--admin'),

@@ -37,6 +37,9 @@ Options:
   -w, --workers <n|auto>       worker processes sharing the port (default 1; auto = one per core)
       --drain-timeout <ms>     on SIGINT/SIGTERM, wait this long for requests in flight
                                before closing their connections (default 10000)
+      --keep-alive-timeout <ms>
+                               keep idle client connections open this long (default 5000,
+                               Node's); above your load balancer's idle timeout
   -c, --config <file>          a .json, .mjs, .js or .cjs file holding proxy() options plus
                                "listen"; flags override the file
       --admin <[host:]port>    serve /metrics, /stats and /healthz on this address (off by

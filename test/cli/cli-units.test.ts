@@ -224,6 +224,7 @@ describe('resolveSettings', () => {
     [['-c', 'c.yaml'], 'switchyard: --config c.yaml: use a .json, .mjs, .js or .cjs file'],
     [[], 'switchyard: no upstream given; pass --target'],
     [['-t', 'http://127.0.0.1:1', '--drain-timeout', '1.5'], 'switchyard: --drain-timeout must be a whole number of ms >= 0'],
+    [['-t', 'http://127.0.0.1:1', '--keep-alive-timeout=-1'], 'switchyard: --keep-alive-timeout must be a whole number of ms >= 0'],
   ])('refuses %j', async (argv, message) => {
     const err = await resolve(argv).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);

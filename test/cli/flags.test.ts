@@ -52,6 +52,20 @@ describe('header and host flags', () => {
   });
 });
 
+describe('--keep-alive-timeout', () => {
+  it('keeps idle client connections as long as told, and says so in Keep-Alive', async () => {
+    const up = await startUpstream();
+    track(up);
+    const keepAlive = { headers: { connection: 'keep-alive' } };
+    const byDefault = await cli([...LISTEN, '-t', up.url]);
+    expect((await get(`${byDefault.url}/a`, keepAlive)).headers['keep-alive']).toBe('timeout=5');
+    const longer = await cli([...LISTEN, '-t', up.url, '--keep-alive-timeout', '65000']);
+    const reply = await get(`${longer.url}/a`, keepAlive);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['keep-alive']).toBe('timeout=65');
+  });
+});
+
 describe('--ws', () => {
   it('proxies WebSocket upgrades without a config file', async () => {
     const ws = await startWsUpstream((text, path) => `${path} ${text}`);
